@@ -1,0 +1,119 @@
+"""The LLM family deployment: vLLM's ``AsyncLLM``, wrapped directly.
+
+Chosen over ``ray.serve.llm.LLMServer`` by measurement (see benchmarks/ and the README): the direct
+wrapper adds no stream batching interval and one fewer hop. Prompts are rendered and tokenized here, by
+the engine's own renderer, so token counts (and so usage) come from the engine itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
+
+from ray import serve
+
+from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest, SamplingOptions
+from serve_app.catalog import ModelEntry
+from serve_app.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from vllm import SamplingParams
+    from vllm.inputs.engine import EngineInput
+
+# vLLM parameter names of input checks, mapped to the OpenAI parameter they concern.
+_PARAM_NAMES = {"input_tokens": "messages", "input_text": "messages"}
+_FINISH_REASONS = {"stop": "stop", "length": "length", "abort": "stop"}
+
+
+@serve.deployment(max_ongoing_requests=256)
+class VLLMDeployment:
+    def __init__(self, entry: ModelEntry) -> None:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        args = AsyncEngineArgs(
+            model=entry.source,
+            served_model_name=[entry.id],
+            max_model_len=entry.context_length,
+            enable_log_requests=False,
+            disable_log_stats=True,
+            **entry.engine_args,
+        )
+        self._engine = AsyncLLM.from_engine_args(args)
+        self._context_length = entry.context_length
+        self._defaults: dict[str, Any] = self._engine.model_config.get_diff_sampling_param()
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        from vllm.utils.async_utils import merge_async_iterators
+
+        inputs = await self._render(request)
+        prompt_lengths = [len(cast(list[int], engine_input.get("prompt_token_ids", []))) for engine_input in inputs]
+        streams = [
+            self._engine.generate(engine_input, self._sampling_params(request.sampling, length),
+                                  f"{request.request_id}-{index}")
+            for index, (engine_input, length) in enumerate(zip(inputs, prompt_lengths, strict=True))
+        ]
+        n = request.sampling.n
+        completion_tokens = 0
+        async for prompt_index, output in merge_async_iterators(*streams):
+            choices = []
+            for completion in output.outputs:
+                completion_tokens += len(completion.token_ids)
+                finish = _FINISH_REASONS.get(completion.finish_reason or "")
+                choices.append(ChoiceDelta(prompt_index * n + completion.index, completion.text, finish))
+            yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
+
+    async def check_health(self) -> None:
+        await self._engine.check_health()
+
+    async def _render(self, request: GenerationRequest) -> list[EngineInput]:
+        from vllm.exceptions import VLLMValidationError
+        from vllm.renderers.params import ChatParams, TokenizeParams
+
+        renderer = self._engine.renderer
+        tokenize = TokenizeParams(max_total_tokens=self._context_length, add_special_tokens=request.messages is None)
+        try:
+            if request.messages is not None:
+                chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True})
+                _, inputs = await renderer.render_chat_async([cast(Any, request.messages)], chat, tokenize)
+                return list(inputs)
+            prompts: list[Any] = [{"prompt_token_ids": p} if isinstance(p, list) else {"prompt": p}
+                                  for p in request.prompts or []]
+            return list(await renderer.render_cmpl_async(prompts, tokenize))
+        except VLLMValidationError as exc:
+            param = _PARAM_NAMES.get(exc.parameter or "", exc.parameter)
+            if request.messages is None and param == "messages":
+                param = "prompt"
+            raise InvalidRequestError(str(exc.args[0]), param=param, code="context_length_exceeded") from None
+
+    def _sampling_params(self, options: SamplingOptions, prompt_length: int) -> SamplingParams:
+        from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
+
+        room = self._context_length - prompt_length
+        if (options.max_tokens or 1) > room:
+            raise InvalidRequestError(
+                f"This model's maximum context length is {self._context_length} tokens. However, you "
+                f"requested {prompt_length + (options.max_tokens or 1)} tokens ({prompt_length} in the "
+                f"messages, {options.max_tokens or 1} in the completion). Please reduce the length of the messages or "
+                "completion.",
+                param="max_tokens",
+                code="context_length_exceeded",
+            )
+        explicit = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "seed": options.seed,
+            "presence_penalty": options.presence_penalty,
+            "frequency_penalty": options.frequency_penalty,
+        }
+        values = {**self._defaults, **{k: v for k, v in explicit.items() if v is not None}}
+        values.pop("max_new_tokens", None)
+        return SamplingParams(
+            **values,
+            n=options.n,
+            max_tokens=options.max_tokens if options.max_tokens is not None else room,
+            stop=options.stop or None,
+            output_kind=RequestOutputKind.DELTA,
+            structured_outputs=StructuredOutputsParams(json_object=True) if options.json_object else None,
+        )

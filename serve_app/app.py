@@ -1,0 +1,54 @@
+"""``build_app``: Serve's import path. Builds the application from the catalog.
+
+    serve run serve_app.app:build_app            # catalog from LLMAAS_CATALOG (default catalog.cpu.yaml)
+    serve run serve_app.app:build_app catalog=catalog.cpu.yaml
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from ray.serve import Application
+from ray.serve.deployment import Deployment
+
+from deployments.vllm_engine import VLLMDeployment
+from serve_app.catalog import Catalog, ModelEntry, load_catalog
+from serve_app.ingress import Ingress
+from serve_app.settings import Settings
+
+
+def _model_deployment(entry: ModelEntry) -> Application:
+    scaling = entry.autoscaling
+    actor_options: dict[str, Any] = {
+        "num_cpus": entry.resources.num_cpus,
+        "num_gpus": entry.resources.num_gpus,
+        "runtime_env": {"env_vars": entry.engine_env},
+    }
+    if entry.resources.memory_gb:
+        actor_options["memory"] = int(entry.resources.memory_gb * 1024**3)
+    options: dict[str, Any] = {"name": entry.deployment_name, "ray_actor_options": actor_options}
+    if scaling.min_replicas == scaling.max_replicas:
+        options["num_replicas"] = scaling.min_replicas
+    else:
+        options["autoscaling_config"] = {
+            "min_replicas": scaling.min_replicas,
+            "max_replicas": scaling.max_replicas,
+            "target_ongoing_requests": scaling.target_ongoing_requests,
+        }
+    return cast(Deployment, VLLMDeployment).options(**options).bind(entry)
+
+
+def build_app_from(settings: Settings, catalog: Catalog) -> Application:
+    catalog = catalog.with_sources_under(settings.models_dir)
+    handles = {entry.id: _model_deployment(entry) for entry in catalog.models}
+    return cast(Deployment, Ingress).bind(settings, catalog, handles)
+
+
+def build_app(args: dict[str, str] | None = None) -> Application:
+    """The Serve application. ``args`` (from ``serve run ... key=value``) may name another ``catalog``."""
+    settings = Settings.from_env()
+    if args and args.get("catalog"):
+        settings = settings.model_copy(update={"catalog": Path(args["catalog"])})
+    settings = settings.resolved()
+    return build_app_from(settings, load_catalog(settings.catalog))

@@ -1,0 +1,53 @@
+"""Who is calling: API keys for ``/v1``, the bootstrap admin token for ``/admin``."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from serve_app.errors import AuthenticationError
+from serve_app.keys import ApiKey, KeyCache
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _redacted(secret: str) -> str:
+    return f"{secret[:3]}*****{secret[-4:]}" if len(secret) > 10 else "*****"
+
+
+class Authenticator:
+    def __init__(self, keys: KeyCache, admin_token: str | None) -> None:
+        self._keys = keys
+        self._admin_token = admin_token
+
+    def api_key(self, request: Request) -> ApiKey:
+        secret = bearer_token(request)
+        if secret is None:
+            raise AuthenticationError(
+                "You didn't provide an API key. You need to provide your API key in an Authorization "
+                "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+            )
+        key = self._keys.lookup(secret)
+        if key is None:
+            raise AuthenticationError(
+                f"Incorrect API key provided: {_redacted(secret)}. Ask the platform's operator for a key.",
+                code="invalid_api_key",
+            )
+        if key.revoked_at is not None:
+            raise AuthenticationError("This API key has been revoked.", code="invalid_api_key")
+        return key
+
+    def admin(self, request: Request) -> None:
+        if not self._admin_token:
+            raise AuthenticationError(
+                "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN set.",
+                code="admin_disabled",
+            )
+        token = bearer_token(request) or ""
+        if not hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")

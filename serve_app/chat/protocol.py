@@ -1,0 +1,102 @@
+"""``POST /v1/chat/completions`` request schema, named as OpenAI names it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from serve_app.errors import InvalidRequestError
+from serve_app.protocol import GenerationParams, ResponseFormat
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class _Message(BaseModel):
+    # Clients (LangChain, LlamaIndex) add fields of their own to messages; they carry no meaning here.
+    model_config = ConfigDict(extra="ignore")
+
+    name: str | None = None
+
+
+class SystemMessage(_Message):
+    role: Literal["system", "developer"]
+    content: str | list[TextPart]
+
+
+class UserMessage(_Message):
+    role: Literal["user"]
+    content: str | list[ContentPart]
+
+
+class AssistantMessage(_Message):
+    role: Literal["assistant"]
+    content: str | list[TextPart] | None = None
+
+
+ChatMessage = Annotated[SystemMessage | UserMessage | AssistantMessage, Field(discriminator="role")]
+
+
+class ChatCompletionRequest(GenerationParams):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    response_format: ResponseFormat | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    top_logprobs: int | None = None
+
+    @model_validator(mode="after")
+    def _no_tools(self) -> ChatCompletionRequest:
+        if self.tools:
+            raise InvalidRequestError("Tool calling is not supported on this platform yet.", param="tools")
+        return self
+
+    @property
+    def output_limit(self) -> int | None:
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
+    @property
+    def has_images(self) -> bool:
+        return any(
+            isinstance(part, ImagePart)
+            for message in self.messages
+            if isinstance(message.content, list)
+            for part in message.content
+        )
+
+    def engine_messages(self) -> list[dict[str, Any]]:
+        """Messages as the engine's chat template takes them: text parts joined into one string."""
+        rendered = []
+        for message in self.messages:
+            role = "system" if message.role == "developer" else message.role
+            content = message.content
+            if isinstance(content, list):
+                content = "\n".join(part.text for part in content if isinstance(part, TextPart))
+            rendered.append({"role": role, "content": content or ""})
+        return rendered

@@ -1,0 +1,85 @@
+"""Chat completions: from a validated request to an engine call, answered whole or streamed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta as ChunkDelta
+from openai.types.chat.chat_completion_message import ChatCompletionMessage
+from starlette.responses import JSONResponse, Response
+
+from deployments.llm_protocol import GenerationChunk, GenerationRequest
+from serve_app.catalog import Capability
+from serve_app.chat.protocol import ChatCompletionRequest
+from serve_app.generation import collect, usage
+from serve_app.routing import ModelRouter
+from serve_app.sse import stream_response
+
+
+class ChatService:
+    def __init__(self, router: ModelRouter) -> None:
+        self._router = router
+
+    async def create(self, body: ChatCompletionRequest, request_id: str) -> Response:
+        engine = self._router.resolve(body.model, Capability.VISION if body.has_images else Capability.CHAT)
+        json_mode = body.response_format is not None and body.response_format.type == "json_object"
+        request = GenerationRequest(
+            request_id=request_id,
+            sampling=body.sampling(max_tokens=body.output_limit, json_object=json_mode),
+            messages=body.engine_messages(),
+        )
+        completion_id = "chatcmpl-" + uuid.uuid4().hex
+        created = int(time.time())
+        chunks = engine.generate(request)
+        if body.stream:
+            events = _stream_events(chunks, body, completion_id, created)
+            return await stream_response(events, request_id)
+        collected = await collect(chunks, body.n)
+        answer = ChatCompletion(
+            id=completion_id,
+            object="chat.completion",
+            created=created,
+            model=body.model,
+            choices=[
+                Choice(index=index, message=ChatCompletionMessage(role="assistant", content=text),
+                       finish_reason=collected.finish_reasons.get(index, "stop"), logprobs=None)  # type: ignore[arg-type]
+                for index, text in sorted(collected.texts.items())
+            ],
+            usage=collected.usage(),
+        )
+        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
+
+
+async def _stream_events(
+    chunks: AsyncIterator[GenerationChunk], body: ChatCompletionRequest, completion_id: str, created: int
+) -> AsyncIterator[str]:
+    def event(choices: list[ChunkChoice], **extra: object) -> str:
+        chunk = ChatCompletionChunk(id=completion_id, object="chat.completion.chunk", created=created,
+                                    model=body.model, choices=choices, **extra)  # type: ignore[arg-type]
+        return chunk.model_dump_json(exclude_unset=True)
+
+    no_usage = {"usage": None} if body.include_usage else {}
+    first = await anext(chunks)  # an engine error before any token becomes a plain HTTP error
+    yield event([ChunkChoice(index=i, delta=ChunkDelta(role="assistant", content=""), finish_reason=None)
+                 for i in range(body.n)], **no_usage)
+    last = first
+    async for chunk in _prepend(first, chunks):
+        last = chunk
+        choices = [ChunkChoice(index=d.index, delta=ChunkDelta(content=d.text) if d.text else ChunkDelta(),
+                               finish_reason=d.finish_reason)  # type: ignore[arg-type]
+                   for d in chunk.choices if d.text or d.finish_reason]
+        if choices:
+            yield event(choices, **no_usage)
+    if body.include_usage:
+        yield event([], usage=usage(last.prompt_tokens, last.completion_tokens))
+
+
+async def _prepend(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -1,0 +1,42 @@
+"""``POST /v1/completions`` request schema, named as OpenAI names it."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from serve_app.errors import InvalidRequestError
+from serve_app.protocol import GenerationParams
+
+Prompt = str | list[str] | list[int] | list[list[int]]
+MAX_PROMPTS = 64
+
+
+class CompletionRequest(GenerationParams):
+    prompt: Prompt
+    max_tokens: int | None = Field(default=16, ge=1)
+    echo: bool = False
+    suffix: str | None = None
+    best_of: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _supported(self) -> CompletionRequest:
+        if self.echo:
+            raise InvalidRequestError("echo is not supported on this platform.", param="echo")
+        if self.suffix:
+            raise InvalidRequestError("suffix is not supported on this platform.", param="suffix")
+        if self.best_of is not None and self.best_of != self.n:
+            raise InvalidRequestError("best_of must equal n on this platform.", param="best_of")
+        if not self.prompts() or not all(self.prompts()):
+            raise InvalidRequestError("The prompt must not be empty.", param="prompt")
+        if len(self.prompts()) > MAX_PROMPTS:
+            raise InvalidRequestError(f"At most {MAX_PROMPTS} prompts per request.", param="prompt")
+        return self
+
+    def prompts(self) -> list[str | list[int]]:
+        """The prompt as a list of prompts, each a string or a list of token ids."""
+        prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
+        if prompt and all(isinstance(token, int) for token in prompt):
+            return [prompt]  # type: ignore[list-item]
+        return list(prompt)  # type: ignore[arg-type]

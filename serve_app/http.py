@@ -1,0 +1,98 @@
+"""HTTP plumbing shared by every route: request ids, the body size limit, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_response
+
+REQUEST_ID_HEADER = "x-request-id"
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed in ``x-request-id``) and refuses bodies over the limit.
+
+    It wraps the whole Starlette app, outside Starlette's own error middleware, so that even a 500
+    carries the request id.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            response = error_response(self._too_large(), request_id)
+            await response(scope, receive, send_with_id)
+            return
+        try:
+            await self.app(scope, self._limited(receive), send_with_id)
+        except Exception:  # noqa: BLE001 - Starlette has already answered (500) and logged it; stop here.
+            return
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise self._too_large()
+            return message
+
+        return limited_receive
+
+    def _too_large(self) -> RequestTooLargeError:
+        return RequestTooLargeError(
+            f"Request body too large: the limit is {self.max_body_bytes} bytes.", code="request_too_large"
+        )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidRequestError(
+            "We could not parse the JSON body of your request. The request body must be a JSON object.",
+            code="invalid_json",
+        ) from None
+    if not isinstance(payload, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
+    return payload
+
+
+async def parse_body(request: Request, model: type[Model]) -> Model:
+    """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream."""
+    return model.model_validate(await read_json(request))

@@ -1,0 +1,55 @@
+"""The ingress deployment: the OpenAI HTTP schema in front of the model deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from deployments.llm_protocol import LLMEngine
+from serve_app import admin, health, models_api
+from serve_app.auth import Authenticator
+from serve_app.catalog import Catalog
+from serve_app.chat import routes as chat_routes
+from serve_app.chat.serving import ChatService
+from serve_app.completions import routes as completion_routes
+from serve_app.completions.serving import CompletionService
+from serve_app.engine_client import DeploymentEngine
+from serve_app.errors import EXCEPTION_TYPES, handle_exception
+from serve_app.http import RequestContextMiddleware
+from serve_app.keys import KeyCache, KeyStore
+from serve_app.routing import ModelRouter
+from serve_app.settings import Settings
+
+
+def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, LLMEngine]) -> ASGIApp:
+    """The whole HTTP API as a Starlette app; engines are Serve handles or, in unit tests, stand-ins."""
+    store = KeyStore(settings.data_dir)
+    cache = KeyCache(store, settings.key_cache_seconds)
+    auth = Authenticator(cache, settings.admin_token)
+    router = ModelRouter(catalog, engines)
+    routes = [
+        *models_api.routes(router, auth),
+        *chat_routes.routes(ChatService(router), auth),
+        *completion_routes.routes(CompletionService(router), auth),
+        *admin.routes(store, cache, auth),
+        *health.routes(router, settings.health_timeout_seconds),
+    ]
+    app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception))
+    return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)
+@serve.ingress()
+class Ingress:
+    def __init__(self, settings: Settings, catalog: Catalog, handles: dict[str, DeploymentHandle]) -> None:
+        self._settings = settings
+        self._catalog = catalog
+        self._handles = handles
+
+    def __serve_build_asgi_app__(self) -> ASGIApp:
+        engines = {model_id: DeploymentEngine(handle) for model_id, handle in self._handles.items()}
+        return build_asgi_app(self._settings, self._catalog, engines)

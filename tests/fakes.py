@@ -1,0 +1,41 @@
+"""A stand-in LLM engine for fast unit tests of the ingress (never a substitute for the real engines)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
+from serve_app.errors import InvalidRequestError
+
+
+@dataclass
+class FakeEngine:
+    """Answers with ``words``, one token each; counts prompt tokens as whitespace-separated words."""
+
+    words: tuple[str, ...] = ("Paris", " is", " the", " capital", ".")
+    context_length: int = 64
+    healthy: bool = True
+    fail_with: Exception | None = None
+    requests: list[GenerationRequest] = field(default_factory=list)
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        self.requests.append(request)
+        if self.fail_with is not None:
+            raise self.fail_with
+        texts = [m["content"] for m in request.messages] if request.messages else request.prompts or []
+        prompt_tokens = sum(len(t) if isinstance(t, list) else len(t.split()) for t in texts)
+        limit = request.sampling.max_tokens or len(self.words)
+        if prompt_tokens + limit > self.context_length:
+            raise InvalidRequestError("This model's maximum context length is exceeded.", param="max_tokens",
+                                      code="context_length_exceeded")
+        choices = request.sampling.n * (len(request.prompts) if request.prompts else 1)
+        words = self.words[:limit]
+        for position, word in enumerate(words, start=1):
+            reason = None if position < len(words) else ("length" if limit < len(self.words) else "stop")
+            yield GenerationChunk([ChoiceDelta(i, word, reason) for i in range(choices)], prompt_tokens,
+                                  position * choices)
+
+    async def check_health(self) -> None:
+        if not self.healthy:
+            raise RuntimeError("engine is down")

@@ -1,0 +1,90 @@
+"""One real platform per test session: a local Ray cluster, the Serve app, real vLLM on CPU.
+
+The app serves the CPU catalog's models (SmolLM2-135M-Instruct and tiny-llama) from the models dir
+that `make test` prepares; tests talk to it over HTTP with real clients.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import ray
+from ray import serve
+
+from deployments import prepare_models
+from serve_app.app import build_app_from
+from serve_app.catalog import load_catalog
+from serve_app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "integration-admin-token"
+APP_NAME = "llmaas"
+READY_TIMEOUT_S = 600
+
+
+@dataclass
+class Platform:
+    base_url: str
+    settings: Settings
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def create_key(self, name: str) -> tuple[str, str]:
+        response = httpx.post(f"{self.base_url}/admin/v1/keys", json={"name": name}, headers=self.admin_headers)
+        response.raise_for_status()
+        return response.json()["id"], response.json()["key"]
+
+    def deploy(self) -> None:
+        catalog = load_catalog(ROOT / "catalog.cpu.yaml")
+        serve.run(build_app_from(self.settings, catalog), name=APP_NAME, route_prefix="/", blocking=False)
+        wait_until_healthy(self.base_url)
+
+    def undeploy(self) -> None:
+        serve.delete(APP_NAME)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(base_url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=30).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"the platform at {base_url} did not become healthy in {READY_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    models_dir = Path(os.environ.get("LLMAAS_MODELS_DIR", ROOT / ".models")).resolve()
+    prepare_models.prepare_models(models_dir, ["SmolLM2-135M-Instruct", "tiny-llama"])
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
+                        admin_token=ADMIN_TOKEN, key_cache_seconds=0)
+    port = free_port()
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # More logical CPUs than the 2 cores: the engines idle most of the time in tests.
+    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        platform = Platform(base_url=f"http://127.0.0.1:{port}", settings=settings)
+        platform.deploy()
+        yield platform
+    finally:
+        serve.shutdown()
+        ray.shutdown()
