@@ -78,6 +78,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                         admin_token=ADMIN_TOKEN, key_cache_seconds=0)
     port = free_port()
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
     # More logical CPUs than the 2 cores: the engines idle most of the time in tests.
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     try:
