@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export RAY_SERVE_THROUGHPUT_OPTIMIZED ?= 1
 # The local torch wheel (CPU build) lives here on these machines; pip also looks on the package index.
 PIP_FIND_LINKS_DIR := $(wildcard /opt/wheels)
-PIP := $(VENV)/bin/pip --disable-pip-version-check $(if $(PIP_FIND_LINKS_DIR),--find-links $(PIP_FIND_LINKS_DIR))
+PIP_INSTALL := $(VENV)/bin/pip --disable-pip-version-check install $(if $(PIP_FIND_LINKS_DIR),--find-links $(PIP_FIND_LINKS_DIR))
 
 .PHONY: serve test unit lint models setup lock clean
 
@@ -43,9 +43,9 @@ models: $(STAMP)
 # vllm`), so the locked set is installed without dependency resolution.
 $(STAMP): requirements/cpu.lock requirements/constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q --no-deps -c requirements/constraints.txt -r requirements/cpu.lock
-	$(PIP) install -q --no-deps --no-build-isolation -e .
+	$(PIP_INSTALL) -q --upgrade pip
+	$(PIP_INSTALL) -q --no-deps -c requirements/constraints.txt -r requirements/cpu.lock
+	$(PIP_INSTALL) -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # Re-resolve the lock from requirements/cpu.in (needs the package index).

@@ -98,7 +98,8 @@ def unwrap(exc: BaseException) -> BaseException:
 
 def from_validation_error(exc: ValidationError) -> InvalidRequestError:
     """A pydantic validation failure, worded the way OpenAI words it, naming the parameter."""
-    first = exc.errors(include_url=False, include_input=False)[0]
+    # With unions, pydantic reports one error per member; the deepest one is the most specific.
+    first = max(exc.errors(include_url=False, include_input=False), key=lambda error: len(error["loc"]))
     param = _param_path(first.get("loc", ()))
     kind = first.get("type", "")
     if kind == "extra_forbidden":
@@ -123,7 +124,7 @@ def _param_path(loc: tuple[int | str, ...]) -> str:
 def _is_union_tag(part: str) -> bool:
     # pydantic names union members and tagged variants in `loc` (e.g. "str", "list[...]",
     # "function-after[...]"); they are not parameters the client sent.
-    return "[" in part or part in {"str", "int", "list", "dict"} or part.startswith(("function-", "tagged"))
+    return "[" in part or "=" in part or part in {"str", "int", "list", "dict"} or part.startswith("function-")
 
 
 def to_api_error(exc: BaseException, request_id: str) -> APIError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from serve_app.errors import InvalidRequestError
 from serve_app.protocol import GenerationParams, ResponseFormat
@@ -56,7 +56,22 @@ class AssistantMessage(_Message):
     content: str | list[TextPart] | None = None
 
 
-ChatMessage = Annotated[SystemMessage | UserMessage | AssistantMessage, Field(discriminator="role")]
+def _role_tag(message: Any) -> str | None:
+    role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+    return {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}.get(role or "")
+
+
+# Tagged by role; the tags carry a `=` so that error paths can leave them out (errors.py).
+ChatMessage = Annotated[
+    Annotated[SystemMessage, Tag("role=system")]
+    | Annotated[UserMessage, Tag("role=user")]
+    | Annotated[AssistantMessage, Tag("role=assistant")],
+    Discriminator(
+        lambda message: f"role={tag}" if (tag := _role_tag(message)) else None,
+        custom_error_type="invalid_role",
+        custom_error_message="role must be one of system, developer, user or assistant",
+    ),
+]
 
 
 class ChatCompletionRequest(GenerationParams):
