@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from deployments.llm_protocol import LLMEngine
-from serve_app import admin, health, models_api
+from serve_app import admin, health, models_api, openapi
 from serve_app.auth import Authenticator
 from serve_app.catalog import Catalog
 from serve_app.chat import routes as chat_routes
@@ -37,6 +37,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, L
         *completion_routes.routes(CompletionService(router), auth),
         *admin.routes(store, cache, auth),
         *health.routes(router, settings.health_timeout_seconds),
+        *openapi.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception))
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes)

@@ -1,0 +1,84 @@
+"""``GET /openapi.json``: the API's OpenAPI 3.1 description, built from the same pydantic schemas that
+validate requests, so the description cannot drift from what the ingress accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from serve_app.admin import CreateKeyRequest
+from serve_app.chat.protocol import ChatCompletionRequest
+from serve_app.completions.protocol import CompletionRequest
+
+_ERROR = {"description": "OpenAI's error object", "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/ErrorResponse"}}}}
+_ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["message", "type", "param", "code"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
+_JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_STREAM_OR_JSON = {"description": "A JSON object, or server-sent events when `stream` is true",
+                   "content": {"application/json": {"schema": {"type": "object"}},
+                               "text/event-stream": {"schema": {"type": "string"}}}}
+_KEY = [{"apiKey": []}]
+_ADMIN = [{"adminToken": []}]
+
+
+def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: dict[str, Any],
+               body: type[BaseModel] | None = None, errors: tuple[int, ...] = (400, 401)) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok, **{str(c): _ERROR for c in errors}}}
+    if security is not None:
+        operation["security"] = security
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
+            "$ref": f"#/components/schemas/{body.__name__}"}}}}
+    return operation
+
+
+def build_openapi() -> dict[str, Any]:
+    bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, CreateKeyRequest]
+    _, schemas = models_json_schema([(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}")
+    model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
+    key_param = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    paths: dict[str, Any] = {
+        "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401,))},
+        "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404)),
+                                       "parameters": model_param}},
+        "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _STREAM_OR_JSON,
+                                                    ChatCompletionRequest, (400, 401, 404, 413, 500))},
+        "/v1/completions": {"post": _operation("Create a completion", _KEY, _STREAM_OR_JSON, CompletionRequest,
+                                               (400, 401, 404, 413, 500))},
+        "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
+        "/admin/v1/keys": {
+            "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),
+            "get": _operation("List API keys, without secrets", _ADMIN, _JSON, errors=(401,)),
+        },
+        "/admin/v1/keys/{key_id}": {"delete": {**_operation("Revoke an API key", _ADMIN, _JSON, errors=(401, 404)),
+                                               "parameters": key_param}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "llmaas", "version": "0.1.0",
+                 "description": "An OpenAI-compatible API over the operator's catalog of open models."},
+        "paths": paths,
+        "components": {
+            "schemas": {**schemas.get("$defs", {}), "ErrorResponse": _ERROR_SCHEMA},
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key, sk-..."},
+                                "adminToken": {"type": "http", "scheme": "bearer",
+                                               "description": "LLMAAS_ADMIN_TOKEN"}},
+        },
+    }
+
+
+def routes() -> list[Route]:
+    document = build_openapi()
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    return [Route("/openapi.json", openapi, methods=["GET"])]
