@@ -7,6 +7,7 @@ import uuid
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,13 +32,15 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = "req_" + uuid.uuid4().hex
+        # Ray Serve's own middleware puts an `x-request-id` in the request and echoes it in the response;
+        # reuse it so that logs and the client see one id. Outside Serve (unit tests), make one.
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = given or "req_" + uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            if message["type"] == "http.response.start" and not given:
+                message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
         declared = _content_length(scope)

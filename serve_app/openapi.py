@@ -25,8 +25,8 @@ _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type"
 _STREAM_OR_JSON = {"description": "A JSON object, or server-sent events when `stream` is true",
                    "content": {"application/json": {"schema": {"type": "object"}},
                                "text/event-stream": {"schema": {"type": "string"}}}}
-_KEY = [{"apiKey": []}]
-_ADMIN = [{"adminToken": []}]
+_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+_ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
 
 
 def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: dict[str, Any],

@@ -116,7 +116,8 @@ def test_errors_are_the_sdks_own_types(sdk: openai.OpenAI, platform: Platform) -
 
 def test_every_response_has_a_request_id(platform: Platform) -> None:
     for response in (httpx.get(f"{platform.base_url}/v1/models"), httpx.get(f"{platform.base_url}/health")):
-        assert response.headers["x-request-id"].startswith("req_")
+        assert len(response.headers.get_list("x-request-id")) == 1
+        assert response.headers["x-request-id"]
 
 
 def test_health_reports_every_model_up(platform: Platform) -> None:

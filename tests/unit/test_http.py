@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from starlette.testclient import TestClient
 
 from serve_app.settings import Settings
+from tests.fakes import FakeEngine
 
 
 def test_unknown_route_is_an_openai_404_with_request_id(client: TestClient) -> None:
@@ -22,6 +23,15 @@ def test_wrong_method_is_405_in_openai_shape(client: TestClient, auth: dict[str,
 
 def test_request_ids_differ(client: TestClient) -> None:
     assert client.get("/health").headers["x-request-id"] != client.get("/health").headers["x-request-id"]
+
+
+def test_an_id_given_upstream_is_the_one_errors_name(client: TestClient, auth: dict[str, str],
+                                                     engine: FakeEngine) -> None:
+    engine.fail_with = RuntimeError("boom")
+    body = {"model": "fake-chat", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post("/v1/chat/completions", headers={**auth, "x-request-id": "abc-123"}, json=body)
+    assert response.status_code == 500
+    assert "abc-123" in response.json()["error"]["message"]
 
 
 def test_declared_oversize_body_is_413(client: TestClient, auth: dict[str, str], settings: Settings) -> None:
