@@ -36,7 +36,14 @@ def _model_deployment(entry: ModelEntry) -> Application:
             "max_replicas": scaling.max_replicas,
             "target_ongoing_requests": scaling.target_ongoing_requests,
         }
-    return cast(Deployment, VLLMDeployment).options(**options).bind(entry)
+    return _deployment_class(entry.engine).options(**options).bind(entry)
+
+
+def _deployment_class(engine: str) -> Deployment:
+    """The Serve deployment that runs an engine family (imports are light: engines load in replicas)."""
+    if engine == "vllm":
+        return cast(Deployment, VLLMDeployment)
+    raise ValueError(f"no deployment for engine {engine!r}")
 
 
 def build_app_from(settings: Settings, catalog: Catalog) -> Application:

@@ -51,7 +51,7 @@ class ModelEntry(BaseModel):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", description="The id clients send as `model`.")
     family: str
-    engine: Literal["vllm"]
+    engine: Literal["vllm", "sentence-transformers", "faster-whisper"]
     source: str = Field(description="A folder (relative paths are under the models dir) or a hub id.")
     capabilities: list[Capability] = Field(min_length=1)
     context_length: int = Field(gt=0)

@@ -1,4 +1,4 @@
-"""An LLM deployment's Serve handle seen through the narrow engine interface."""
+"""A model deployment's Serve handle seen through the narrow engine interfaces of deployments/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from deployments.llm_protocol import GenerationChunk, GenerationRequest
+from deployments.transcription_protocol import TranscriptionRequest, TranscriptionResult
 from serve_app.errors import unwrap
 
 
@@ -21,6 +23,18 @@ class DeploymentEngine:
         try:
             async for chunk in stream:
                 yield chunk
+        except RayTaskError as exc:
+            raise unwrap(exc) from None
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        try:
+            return await self._handle.embed.remote(request)
+        except RayTaskError as exc:
+            raise unwrap(exc) from None
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        try:
+            return await self._handle.transcribe.remote(request)
         except RayTaskError as exc:
             raise unwrap(exc) from None
 

@@ -8,11 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from deployments.llm_protocol import LLMEngine
-from serve_app.routing import ModelRouter
+from serve_app.routing import HealthChecked, ModelRouter
 
 
-async def _answers(engine: LLMEngine, timeout: float) -> bool:
+async def _answers(engine: HealthChecked, timeout: float) -> bool:
     try:
         await asyncio.wait_for(engine.check_health(), timeout)
     except Exception:  # noqa: BLE001 - any failure of a health check (timeout, dead replica) means "down"

@@ -9,7 +9,6 @@ from ray.serve.handle import DeploymentHandle
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from deployments.llm_protocol import LLMEngine
 from serve_app import admin, health, models_api, openapi
 from serve_app.auth import Authenticator
 from serve_app.catalog import Catalog
@@ -21,11 +20,11 @@ from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
 from serve_app.http import RequestContextMiddleware
 from serve_app.keys import KeyCache, KeyStore
-from serve_app.routing import ModelRouter
+from serve_app.routing import HealthChecked, ModelRouter
 from serve_app.settings import Settings
 
 
-def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, LLMEngine]) -> ASGIApp:
+def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, HealthChecked]) -> ASGIApp:
     """The whole HTTP API as a Starlette app; engines are Serve handles or, in unit tests, stand-ins."""
     store = KeyStore(settings.data_dir)
     cache = KeyCache(store, settings.key_cache_seconds)

@@ -26,7 +26,7 @@ class ChatService:
         self._router = router
 
     async def create(self, body: ChatCompletionRequest, request_id: str) -> Response:
-        engine = self._router.resolve(body.model, Capability.VISION if body.has_images else Capability.CHAT)
+        engine = self._router.llm(body.model, Capability.VISION if body.has_images else Capability.CHAT)
         json_mode = body.response_format is not None and body.response_format.type == "json_object"
         request = GenerationRequest(
             request_id=request_id,

@@ -22,7 +22,7 @@ class CompletionService:
         self._router = router
 
     async def create(self, body: CompletionRequest, request_id: str) -> Response:
-        engine = self._router.resolve(body.model, Capability.COMPLETIONS)
+        engine = self._router.llm(body.model, Capability.COMPLETIONS)
         prompts = body.prompts()
         request = GenerationRequest(request_id=request_id, sampling=body.sampling(max_tokens=body.max_tokens),
                                     prompts=prompts)
