@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True)
 class EmbeddingRequest:
@@ -15,7 +18,7 @@ class EmbeddingRequest:
 
 @dataclass(frozen=True)
 class EmbeddingResult:
-    vectors: list[list[float]]
+    vectors: npt.NDArray[np.float32]  # one row per input
     prompt_tokens: int
 
 

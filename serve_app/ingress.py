@@ -16,6 +16,8 @@ from serve_app.chat import routes as chat_routes
 from serve_app.chat.serving import ChatService
 from serve_app.completions import routes as completion_routes
 from serve_app.completions.serving import CompletionService
+from serve_app.embeddings import routes as embedding_routes
+from serve_app.embeddings.serving import EmbeddingService
 from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
 from serve_app.http import RequestContextMiddleware
@@ -34,6 +36,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *models_api.routes(router, auth),
         *chat_routes.routes(ChatService(router), auth),
         *completion_routes.routes(CompletionService(router), auth),
+        *embedding_routes.routes(EmbeddingService(router), auth),
         *admin.routes(store, cache, auth),
         *health.routes(router, settings.health_timeout_seconds),
         *openapi.routes(),

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from serve_app.admin import CreateKeyRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
+from serve_app.embeddings.protocol import EmbeddingCreateRequest
 
 _ERROR = {"description": "OpenAI's error object", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/ErrorResponse"}}}}
@@ -41,7 +42,8 @@ def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: di
 
 
 def build_openapi() -> dict[str, Any]:
-    bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, CreateKeyRequest]
+    bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingCreateRequest,
+                                     CreateKeyRequest]
     _, schemas = models_json_schema([(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}")
     model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
     key_param = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
@@ -53,6 +55,8 @@ def build_openapi() -> dict[str, Any]:
                                                     ChatCompletionRequest, (400, 401, 404, 413, 500))},
         "/v1/completions": {"post": _operation("Create a completion", _KEY, _STREAM_OR_JSON, CompletionRequest,
                                                (400, 401, 404, 413, 500))},
+        "/v1/embeddings": {"post": _operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
+                                              (400, 401, 404, 413, 500))},
         "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
         "/admin/v1/keys": {
             "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),

@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from serve_app.catalog import Catalog
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEmbedder, FakeEngine
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -25,7 +25,7 @@ def catalog() -> Catalog:
     return Catalog.model_validate({"models": [
         {"id": "fake-chat", "family": "Fake", "engine": "vllm", "source": "none",
          "capabilities": ["chat", "completions"], "context_length": 64},
-        {"id": "fake-embed", "family": "Fake", "engine": "vllm", "source": "none",
+        {"id": "fake-embed", "family": "Fake", "engine": "sentence-transformers", "source": "none",
          "capabilities": ["embeddings"], "context_length": 64},
     ]})
 
@@ -36,8 +36,13 @@ def engine() -> FakeEngine:
 
 
 @pytest.fixture
-def client(settings: Settings, catalog: Catalog, engine: FakeEngine) -> Iterator[TestClient]:
-    app = build_asgi_app(settings, catalog, {"fake-chat": engine, "fake-embed": FakeEngine()})
+def embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def client(settings: Settings, catalog: Catalog, engine: FakeEngine, embedder: FakeEmbedder) -> Iterator[TestClient]:
+    app = build_asgi_app(settings, catalog, {"fake-chat": engine, "fake-embed": embedder})
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

@@ -5,8 +5,39 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
 from serve_app.errors import InvalidRequestError
+
+
+@dataclass
+class FakeEmbedder:
+    """Embeds each input as a unit vector of ``dimensions`` derived from its words; one token a word."""
+
+    dimensions: int = 8
+    max_tokens: int = 16
+    calls: list[EmbeddingRequest] = field(default_factory=list)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        self.calls.append(request)
+        if request.dimensions not in (None, self.dimensions):
+            raise InvalidRequestError("dimensions not supported", param="dimensions")
+        rows, tokens = [], 0
+        for item in request.inputs:
+            words = [str(t) for t in item] if isinstance(item, list) else item.split()
+            if len(words) > self.max_tokens:
+                raise InvalidRequestError("input too long", param="input", code="context_length_exceeded")
+            tokens += len(words)
+            row = np.zeros(self.dimensions, dtype=np.float32)
+            for word in words:
+                row[sum(map(ord, word)) % self.dimensions] += 1
+            rows.append(row / max(float(np.linalg.norm(row)), 1e-9))
+        return EmbeddingResult(np.stack(rows), tokens)
+
+    async def check_health(self) -> None:
+        return None
 
 
 @dataclass

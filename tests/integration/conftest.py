@@ -73,7 +73,7 @@ def wait_until_healthy(base_url: str) -> None:
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     models_dir = Path(os.environ.get("LLMAAS_MODELS_DIR", ROOT / ".models")).resolve()
-    prepare_models.prepare_models(models_dir, ["SmolLM2-135M-Instruct", "tiny-llama"])
+    prepare_models.prepare_models(models_dir)
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
                         admin_token=ADMIN_TOKEN, key_cache_seconds=0)
     port = free_port()

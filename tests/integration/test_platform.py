@@ -10,7 +10,8 @@ import openai
 import pytest
 import ray
 
-from tests.integration.conftest import Platform
+from serve_app.catalog import load_catalog
+from tests.integration.conftest import ROOT, Platform
 
 pytestmark = pytest.mark.integration
 SMOL = "SmolLM2-135M-Instruct"
@@ -25,7 +26,7 @@ def sdk(platform: Platform) -> openai.OpenAI:
 
 def test_models_are_listed_with_capabilities(sdk: openai.OpenAI) -> None:
     models = {m.id: m for m in sdk.models.list()}
-    assert set(models) == {SMOL, "tiny-llama"}
+    assert set(models) == {entry.id for entry in load_catalog(ROOT / "catalog.cpu.yaml").models}
     assert models[SMOL].model_extra is not None
     assert models[SMOL].model_extra["capabilities"] == ["chat", "completions"]
     assert models[SMOL].model_extra["context_length"] == 2048
@@ -122,7 +123,8 @@ def test_every_response_has_a_request_id(platform: Platform) -> None:
 
 def test_health_reports_every_model_up(platform: Platform) -> None:
     body = httpx.get(f"{platform.base_url}/health", timeout=30).json()
-    assert body == {"status": "ok", "models": {SMOL: "up", "tiny-llama": "up"}, "unavailable": []}
+    catalog_ids = {entry.id for entry in load_catalog(ROOT / "catalog.cpu.yaml").models}
+    assert body == {"status": "ok", "models": dict.fromkeys(catalog_ids, "up"), "unavailable": []}
 
 
 def test_a_revoked_key_stops_working(platform: Platform) -> None:

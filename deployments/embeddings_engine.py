@@ -1,0 +1,89 @@
+"""The embeddings family deployment: sentence-transformers.
+
+Inputs are counted and checked with the model's own tokenizer, so ``usage`` is exact and an input longer
+than the model takes is refused rather than silently cut. Concurrent requests on a replica are encoded
+together (``serve.batch``); the ingress splits large requests so they spread across replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ray import serve
+
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
+from serve_app.catalog import ModelEntry
+from serve_app.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+@serve.deployment(max_ongoing_requests=64)
+class EmbeddingDeployment:
+    def __init__(self, entry: ModelEntry) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        device = "cuda" if entry.resources.num_gpus else "cpu"
+        self._model: SentenceTransformer = SentenceTransformer(entry.source, device=device)
+        self._max_tokens = min(entry.context_length, self._model.max_seq_length or entry.context_length)
+        self._native_dimensions = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._truncatable = bool(entry.engine_args.get("truncatable_dimensions", False))
+        self._batch_size = int(entry.engine_args.get("batch_size", 32))
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
+        self._check_dimensions(request.dimensions)
+        texts, tokens = self._texts_and_tokens(request.inputs)
+        vectors = await self._encode(texts)
+        if request.dimensions is not None and request.dimensions < self._native_dimensions:
+            vectors = _truncated(vectors, request.dimensions)
+        return EmbeddingResult(vectors=vectors, prompt_tokens=tokens)
+
+    async def check_health(self) -> None:
+        await self._encode(["health"])
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _encode(self, batches: list[list[str]]) -> list[Any]:
+        """Encodes the texts of several concurrent requests in one pass; one array back per request."""
+        flat = [text for batch in batches for text in batch]
+        vectors = await asyncio.to_thread(self._model.encode, flat, batch_size=self._batch_size,
+                                          convert_to_numpy=True, show_progress_bar=False)
+        bounds = np.cumsum([0, *(len(batch) for batch in batches)])
+        return [vectors[start:end].astype(np.float32) for start, end in itertools.pairwise(bounds)]
+
+    def _texts_and_tokens(self, inputs: list[str | list[int]]) -> tuple[list[str], int]:
+        tokenizer = self._model.tokenizer
+        texts: list[str] = []
+        total = 0
+        for index, item in enumerate(inputs):
+            if isinstance(item, list):
+                if any(token < 0 or token >= tokenizer.vocab_size for token in item):
+                    raise InvalidRequestError(f"Input {index} has token ids outside this model's vocabulary "
+                                              f"(0 to {tokenizer.vocab_size - 1}).", param="input")
+                item = tokenizer.decode(item, skip_special_tokens=True)
+            count = len(tokenizer(item, add_special_tokens=True, truncation=False)["input_ids"])
+            if count > self._max_tokens:
+                raise InvalidRequestError(
+                    f"Input {index} is {count} tokens long, more than this model's maximum of "
+                    f"{self._max_tokens} tokens. Shorten or split it.", param="input", code="context_length_exceeded")
+            texts.append(item)
+            total += count
+        return texts, total
+
+    def _check_dimensions(self, dimensions: int | None) -> None:
+        if dimensions is None or dimensions == self._native_dimensions:
+            return
+        if not self._truncatable or dimensions > self._native_dimensions:
+            allowed = f"1 to {self._native_dimensions}" if self._truncatable else str(self._native_dimensions)
+            raise InvalidRequestError(f"This model's embeddings have {self._native_dimensions} dimensions; "
+                                      f"`dimensions` may be {allowed}.", param="dimensions")
+
+
+def _truncated(vectors: Any, dimensions: int) -> Any:
+    """Matryoshka-style shortening: keep the first dimensions and renormalise to unit length."""
+    cut = vectors[:, :dimensions]
+    norms = np.linalg.norm(cut, axis=1, keepdims=True)
+    return cut / np.where(norms == 0, 1, norms)
