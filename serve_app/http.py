@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -21,12 +22,13 @@ class RequestContextMiddleware:
     """Gives every request an id (echoed in ``x-request-id``) and refuses bodies over the limit.
 
     It wraps the whole Starlette app, outside Starlette's own error middleware, so that even a 500
-    carries the request id.
+    carries the request id. ``prefix_limits`` gives paths under a prefix their own limit (audio uploads).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, prefix_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.prefix_limits = dict(prefix_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,33 +45,38 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
+        limit = self._limit(scope["path"])
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            response = error_response(self._too_large(), request_id)
+        if declared is not None and declared > limit:
+            response = error_response(_too_large(limit), request_id)
             await response(scope, receive, send_with_id)
             return
         try:
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, _limited(receive, limit), send_with_id)
         except Exception:  # noqa: BLE001 - Starlette has already answered (500) and logged it; stop here.
             return
 
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.prefix_limits.items() if path.startswith(prefix)),
+                    self.max_body_bytes)
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise self._too_large()
-            return message
 
-        return limited_receive
+def _limited(receive: Receive, limit: int) -> Receive:
+    received = 0
 
-    def _too_large(self) -> RequestTooLargeError:
-        return RequestTooLargeError(
-            f"Request body too large: the limit is {self.max_body_bytes} bytes.", code="request_too_large"
-        )
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise _too_large(limit)
+        return message
+
+    return limited_receive
+
+
+def _too_large(limit: int) -> RequestTooLargeError:
+    return RequestTooLargeError(f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -10,9 +10,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from serve_app import admin, health, models_api, openapi
+from serve_app.audio import routes as audio_routes
+from serve_app.audio.serving import TranscriptionService
 from serve_app.auth import Authenticator
 from serve_app.catalog import Catalog
 from serve_app.chat import routes as chat_routes
+from serve_app.chat.images import ImagePolicy
 from serve_app.chat.serving import ChatService
 from serve_app.completions import routes as completion_routes
 from serve_app.completions.serving import CompletionService
@@ -34,15 +37,19 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     router = ModelRouter(catalog, engines)
     routes = [
         *models_api.routes(router, auth),
-        *chat_routes.routes(ChatService(router), auth),
+        *chat_routes.routes(ChatService(router, ImagePolicy(settings.max_image_bytes,
+                                                            settings.image_url_allowed_hosts)), auth),
         *completion_routes.routes(CompletionService(router), auth),
+        *audio_routes.routes(TranscriptionService(router), auth, settings.max_audio_bytes),
         *embedding_routes.routes(EmbeddingService(router), auth),
         *admin.routes(store, cache, auth),
         *health.routes(router, settings.health_timeout_seconds),
         *openapi.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception))
-    return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes)
+    audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
+    return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
+                                    prefix_limits={audio_routes.PREFIX: audio_limit})
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from serve_app.admin import CreateKeyRequest
+from serve_app.audio.protocol import CreateTranscriptionRequest, CreateTranslationRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
@@ -26,6 +27,11 @@ _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type"
 _STREAM_OR_JSON = {"description": "A JSON object, or server-sent events when `stream` is true",
                    "content": {"application/json": {"schema": {"type": "object"}},
                                "text/event-stream": {"schema": {"type": "string"}}}}
+_TEXT_OR_JSON = {"description": "JSON for `json` and `verbose_json`; plain text for `text`, `srt` and `vtt`",
+                 "content": {"application/json": {"schema": {"type": "object"}},
+                             "text/plain": {"schema": {"type": "string"}}}}
+_AUDIO_FILE = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream",
+               "description": "The audio file: flac, m4a, mp3, mp4, mpeg, mpga, oga, ogg, wav or webm."}
 _KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 _ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
 
@@ -41,10 +47,27 @@ def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: di
     return operation
 
 
+def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
+    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 404, 413, 500))
+    operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+        "$ref": f"#/components/schemas/{body.__name__}"}}}}
+    return operation
+
+
+def _with_file(schema: dict[str, Any]) -> dict[str, Any]:
+    """A form's schema with the audio ``file`` part, which the pydantic model of its text fields leaves out."""
+    return {**schema, "properties": {"file": _AUDIO_FILE, **schema["properties"]},
+            "required": ["file", *schema.get("required", [])]}
+
+
 def build_openapi() -> dict[str, Any]:
     bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingCreateRequest,
                                      CreateKeyRequest]
-    _, schemas = models_json_schema([(m, "validation") for m in bodies], ref_template="#/components/schemas/{model}")
+    forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
+    _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
+                                    ref_template="#/components/schemas/{model}")
+    for form in forms:
+        schemas["$defs"][form.__name__] = _with_file(schemas["$defs"][form.__name__])
     model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
     key_param = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     paths: dict[str, Any] = {
@@ -57,6 +80,9 @@ def build_openapi() -> dict[str, Any]:
                                                (400, 401, 404, 413, 500))},
         "/v1/embeddings": {"post": _operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
                                               (400, 401, 404, 413, 500))},
+        "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
+        "/v1/audio/translations": {"post": _audio_operation("Translate audio into English",
+                                                             CreateTranslationRequest)},
         "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
         "/admin/v1/keys": {
             "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ENV_PREFIX = "LLMAAS_"
 
@@ -29,12 +29,26 @@ class Settings(BaseModel):
         default=None, description="Bearer token for the admin API on a fresh install (bootstrap)."
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0, description="Largest request body.")
+    max_audio_bytes: int = Field(
+        default=25 * 1024 * 1024, gt=0, description="Largest audio file in /v1/audio uploads (OpenAI's 25 MB)."
+    )
+    max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest image in a chat message.")
+    image_url_allowed_hosts: frozenset[str] = Field(
+        default=frozenset(), description="Hosts whose http(s) image URLs may be fetched (comma-separated)."
+    )
     key_cache_seconds: float = Field(
         default=2.0, ge=0, description="How long an ingress replica trusts a looked-up API key."
     )
     health_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long /health waits for each model before calling it down."
     )
+
+    @field_validator("image_url_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -9,6 +11,8 @@ import numpy as np
 
 from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
+from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
+from deployments.whisper_engine import check_request, empty_audio, invalid_audio
 from serve_app.errors import InvalidRequestError
 
 
@@ -66,6 +70,39 @@ class FakeEngine:
             reason = None if position < len(words) else ("length" if limit < len(self.words) else "stop")
             yield GenerationChunk([ChoiceDelta(i, word, reason) for i in range(choices)], prompt_tokens,
                                   position * choices)
+
+    async def check_health(self) -> None:
+        if not self.healthy:
+            raise RuntimeError("engine is down")
+
+
+@dataclass
+class FakeTranscriber:
+    """Transcribes a WAV (decoded in memory with the ``wave`` module) as ``sentences``, one segment each, spread
+    over the audio's duration; refuses requests and audio as ``WhisperDeployment`` does."""
+
+    sentences: tuple[str, ...] = (" Hello world.", " This is a test.")
+    multilingual: bool = True
+    model_id: str = "fake-whisper"
+    healthy: bool = True
+    requests: list[TranscriptionRequest] = field(default_factory=list)
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        self.requests.append(request)
+        check_request(self.model_id, self.multilingual, request)
+        try:
+            with wave.open(io.BytesIO(request.audio)) as audio:
+                duration = audio.getnframes() / audio.getframerate()
+        except (wave.Error, EOFError):
+            raise invalid_audio() from None
+        if duration == 0:
+            raise empty_audio()
+        step = duration / len(self.sentences)
+        segments = [Segment(id=i, start=round(i * step, 3), end=round((i + 1) * step, 3), text=text,
+                            tokens=[50364 + i], avg_logprob=-0.25, compression_ratio=1.1, no_speech_prob=0.01)
+                    for i, text in enumerate(self.sentences)]
+        text = "".join(self.sentences).strip()
+        return TranscriptionResult(text=text, language=request.language or "en", duration=duration, segments=segments)
 
     async def check_health(self) -> None:
         if not self.healthy:

@@ -106,12 +106,15 @@ class ChatCompletionRequest(GenerationParams):
         )
 
     def engine_messages(self) -> list[dict[str, Any]]:
-        """Messages as the engine's chat template takes them: text parts joined into one string."""
+        """Messages as the engine's chat template takes them: text parts joined into one string, or, when
+        the conversation has images, OpenAI content parts that the engine's renderer turns into images."""
+        keep_parts = self.has_images
         rendered = []
         for message in self.messages:
             role = "system" if message.role == "developer" else message.role
-            content = message.content
+            content: Any = message.content
             if isinstance(content, list):
-                content = "\n".join(part.text for part in content if isinstance(part, TextPart))
+                content = ([part.model_dump(exclude_none=True) for part in content] if keep_parts
+                           else "\n".join(part.text for part in content if isinstance(part, TextPart)))
             rendered.append({"role": role, "content": content or ""})
         return rendered

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from serve_app.catalog import Capability
+from serve_app.chat.images import ImagePolicy, check_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.routing import ModelRouter
@@ -22,11 +23,14 @@ from serve_app.sse import stream_response
 
 
 class ChatService:
-    def __init__(self, router: ModelRouter) -> None:
+    def __init__(self, router: ModelRouter, images: ImagePolicy) -> None:
         self._router = router
+        self._images = images
 
     async def create(self, body: ChatCompletionRequest, request_id: str) -> Response:
         engine = self._router.llm(body.model, Capability.VISION if body.has_images else Capability.CHAT)
+        if body.has_images:
+            check_images(body, self._images)
         json_mode = body.response_format is not None and body.response_format.type == "json_object"
         request = GenerationRequest(
             request_id=request_id,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 import ray
 from ray import serve
@@ -68,6 +69,18 @@ def wait_until_healthy(base_url: str) -> None:
             pass
         time.sleep(1)
     raise TimeoutError(f"the platform at {base_url} did not become healthy in {READY_TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def api_key(platform: Platform, request: pytest.FixtureRequest) -> str:
+    """A fresh API key, one per test module."""
+    return platform.create_key(request.module.__name__)[1]
+
+
+@pytest.fixture(scope="module")
+def sdk(platform: Platform, api_key: str) -> openai.OpenAI:
+    """The official client, authenticated with the module's key."""
+    return openai.OpenAI(api_key=api_key, base_url=f"{platform.base_url}/v1", max_retries=0, timeout=300)
 
 
 @pytest.fixture(scope="session")

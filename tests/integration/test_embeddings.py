@@ -15,11 +15,6 @@ pytestmark = pytest.mark.integration
 MODEL = "all-MiniLM-L6-v2"
 
 
-@pytest.fixture(scope="module")
-def sdk(platform: Platform) -> openai.OpenAI:
-    _, key = platform.create_key("embeddings")
-    return openai.OpenAI(api_key=key, base_url=f"{platform.base_url}/v1", max_retries=0, timeout=120)
-
 
 def _vectors(sdk: openai.OpenAI, texts: list[str], **options: object) -> np.ndarray:
     result = sdk.embeddings.create(model=MODEL, input=texts, **options)  # type: ignore[arg-type]

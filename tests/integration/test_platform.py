@@ -18,11 +18,6 @@ SMOL = "SmolLM2-135M-Instruct"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-@pytest.fixture(scope="module")
-def sdk(platform: Platform) -> openai.OpenAI:
-    _, key = platform.create_key("integration")
-    return openai.OpenAI(api_key=key, base_url=f"{platform.base_url}/v1", max_retries=0, timeout=120)
-
 
 def test_models_are_listed_with_capabilities(sdk: openai.OpenAI) -> None:
     models = {m.id: m for m in sdk.models.list()}

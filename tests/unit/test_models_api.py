@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from serve_app.catalog import Catalog
 
-def test_models_list_shows_capabilities_and_context(client: TestClient, auth: dict[str, str]) -> None:
+
+def test_models_list_shows_capabilities_and_context(client: TestClient, auth: dict[str, str],
+                                                    catalog: Catalog) -> None:
     body = client.get("/v1/models", headers=auth).json()
     assert body["object"] == "list"
     by_id = {m["id"]: m for m in body["data"]}
-    assert set(by_id) == {"fake-chat", "fake-embed"}
+    assert list(by_id) == [entry.id for entry in catalog.models]
     assert by_id["fake-chat"]["object"] == "model"
     assert by_id["fake-chat"]["capabilities"] == ["chat", "completions"]
     assert by_id["fake-chat"]["context_length"] == 64

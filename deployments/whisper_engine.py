@@ -1,0 +1,109 @@
+"""The transcription family deployment: faster-whisper (Whisper on CTranslate2).
+
+Audio is decoded in memory (PyAV, inside faster-whisper) and never written anywhere. Decoding and
+decoding-by-the-model are blocking, so they run in a worker thread: the replica's event loop stays free
+for health checks and the next requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import TYPE_CHECKING, Any, Final
+
+from ray import serve
+
+from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
+from serve_app.audio.languages import LANGUAGES
+from serve_app.catalog import ModelEntry
+from serve_app.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Temperature 0 means: start greedy and raise the temperature when decoding fails (OpenAI's behaviour).
+FALLBACK_TEMPERATURES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def check_request(model_id: str, multilingual: bool, request: TranscriptionRequest) -> None:
+    """Refuses what the model cannot do, before any audio is decoded."""
+    if request.task == "translate" and not multilingual:
+        raise InvalidRequestError(f"The model `{model_id}` is English-only and cannot translate; use a multilingual "
+                                  "model.", param="model", code="model_not_supported")
+    language = request.language
+    if language is not None and language not in LANGUAGES:
+        raise InvalidRequestError(f"Unknown language '{language}': use an ISO-639-1 code such as 'en' or 'fr'.",
+                                  param="language", code="invalid_language")
+    if language not in (None, "en") and not multilingual:
+        raise InvalidRequestError(f"The model `{model_id}` is English-only; it cannot transcribe '{language}'.",
+                                  param="language", code="unsupported_language")
+
+
+def invalid_audio() -> InvalidRequestError:
+    return InvalidRequestError("The audio file could not be decoded. Supported formats: flac, m4a, mp3, mp4, mpeg, "
+                               "mpga, oga, ogg, wav, webm.", param="file", code="invalid_audio")
+
+
+def empty_audio() -> InvalidRequestError:
+    return InvalidRequestError("The audio file contains no audio (its duration is zero).", param="file",
+                               code="empty_audio")
+
+
+@serve.deployment(max_ongoing_requests=16)
+class WhisperDeployment:
+    def __init__(self, entry: ModelEntry) -> None:
+        from faster_whisper import WhisperModel
+
+        args = entry.engine_args
+        self._model = WhisperModel(
+            entry.source,
+            device="cuda" if entry.resources.num_gpus else "cpu",
+            compute_type=args.get("compute_type", "int8"),
+            cpu_threads=int(args.get("cpu_threads", 0)),  # 0: OMP_NUM_THREADS (engine_env) decides
+            num_workers=int(args.get("num_workers", 1)),
+        )
+        self._beam_size = int(args.get("beam_size", 5))
+        self._model_id = entry.id
+        self._multilingual = bool(self._model.model.is_multilingual)
+
+    async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        check_request(self._model_id, self._multilingual, request)
+        return await asyncio.to_thread(self._transcribe, request)
+
+    async def check_health(self) -> None:
+        """The model is loaded in ``__init__`` and holds no remote state: a replica that answers is healthy."""
+
+    def _transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        audio = _decode(request.audio)
+        if audio.size == 0:
+            raise empty_audio()
+        temperature = request.temperature or 0.0
+        options: dict[str, Any] = {
+            "language": request.language,
+            "task": request.task,
+            "initial_prompt": request.prompt,
+            "temperature": temperature if temperature > 0 else list(FALLBACK_TEMPERATURES),
+            "beam_size": self._beam_size,
+        }
+        pieces, info = self._model.transcribe(audio, **options)
+        segments = [
+            Segment(id=index, start=round(piece.start, 3), end=round(piece.end, 3), text=piece.text,
+                    tokens=list(piece.tokens), temperature=piece.temperature or 0.0, avg_logprob=piece.avg_logprob,
+                    compression_ratio=piece.compression_ratio, no_speech_prob=piece.no_speech_prob)
+            for index, piece in enumerate(pieces)  # the generator decodes as it is consumed: here, in the thread
+        ]
+        text = "".join(segment.text for segment in segments).strip()
+        return TranscriptionResult(text=text, language=info.language, duration=info.duration, segments=segments)
+
+
+def _decode(data: bytes) -> np.ndarray:
+    """16 kHz mono samples from the uploaded bytes, decoded in memory."""
+    import av
+    from faster_whisper import decode_audio
+
+    try:
+        return decode_audio(io.BytesIO(data))
+    except av.error.FFmpegError:
+        raise invalid_audio() from None
+    except IndexError:  # PyAV found a container but no audio stream in it (an image, a text file, ...)
+        raise invalid_audio() from None

@@ -1,0 +1,80 @@
+"""Images in chat messages: checked in the ingress before any engine sees them.
+
+A sovereign platform does not fetch from the internet on a user's behalf: images come inline as
+``data:image/...;base64,...`` URLs. Remote ``http(s)`` URLs pass only for hosts on the operator's
+allow-list (the engine then fetches them); every other scheme is refused. Inline images are decoded in
+memory, never written anywhere, and must be a supported format within the size limit.
+"""
+
+from __future__ import annotations
+
+import binascii
+import io
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from PIL import Image, UnidentifiedImageError
+
+from serve_app.chat.protocol import ChatCompletionRequest, ImagePart
+from serve_app.errors import InvalidRequestError
+
+SUPPORTED_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    max_image_bytes: int
+    allowed_hosts: frozenset[str] = frozenset()
+
+
+def check_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
+    """Raises a 400 naming the first image part that is not acceptable."""
+    for m, message in enumerate(request.messages):
+        if not isinstance(message.content, list):
+            continue
+        for p, part in enumerate(message.content):
+            if isinstance(part, ImagePart):
+                _check(part.image_url.url, f"messages[{m}].content[{p}].image_url.url", policy)
+
+
+def _check(url: str, param: str, policy: ImagePolicy) -> None:
+    if url.startswith("data:"):
+        _check_inline(url, param, policy)
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequestError("Image URLs must be `data:image/...;base64,...` URLs.", param=param,
+                                  code="invalid_image_url")
+    if parts.hostname.lower() not in policy.allowed_hosts:
+        raise InvalidRequestError(
+            "Remote image URLs are not fetched by this platform: send the image inline as a "
+            "`data:image/...;base64,...` URL.", param=param, code="image_url_not_allowed")
+
+
+def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
+    header, _, payload = url.partition(",")
+    if not header.startswith("data:image/") or not header.endswith(";base64"):
+        raise InvalidRequestError("An inline image must be a `data:image/<format>;base64,<data>` URL.",
+                                  param=param, code="invalid_image_url")
+    if len(payload) * 3 // 4 > policy.max_image_bytes:
+        raise InvalidRequestError(f"The image is larger than the limit of {policy.max_image_bytes} bytes.",
+                                  param=param, code="image_too_large")
+    try:
+        data = binascii.a2b_base64(payload, strict_mode=True)
+    except binascii.Error:
+        raise InvalidRequestError("The image's base64 data is not valid base64.", param=param,
+                                  code="invalid_base64") from None
+    _check_format(data, param)
+
+
+def _check_format(data: bytes, param: str) -> None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+            image_format = image.format or ""
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise InvalidRequestError("The image could not be decoded: send a PNG, JPEG, WEBP or GIF image.",
+                                  param=param, code="invalid_image") from None
+    if image_format not in SUPPORTED_FORMATS:
+        raise InvalidRequestError(f"Unsupported image format {image_format or 'unknown'}: send a PNG, JPEG, "
+                                  "WEBP or GIF image.", param=param, code="unsupported_image_format")
