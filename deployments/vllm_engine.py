@@ -37,6 +37,8 @@ class VLLMDeployment:
             max_model_len=entry.context_length,
             enable_log_requests=False,
             disable_log_stats=True,
+            tensor_parallel_size=entry.resources.tensor_parallel_size,
+            distributed_executor_backend="ray" if entry.resources.tensor_parallel_size > 1 else None,
             **entry.engine_args,
         )
         self._engine = AsyncLLM.from_engine_args(args)

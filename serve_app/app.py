@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +31,12 @@ def _model_deployment(entry: ModelEntry) -> Application:
     if entry.resources.memory_gb:
         actor_options["memory"] = int(entry.resources.memory_gb * 1024**3)
     options: dict[str, Any] = {"name": entry.deployment_name, "ray_actor_options": actor_options}
+    parallel = entry.resources.tensor_parallel_size
+    if parallel > 1:
+        # The replica holds no GPU itself; its engine's workers take one GPU bundle each, on one node.
+        actor_options["num_gpus"] = 0
+        options["placement_group_bundles"] = [{"CPU": entry.resources.num_cpus}] + [{"GPU": 1, "CPU": 1}] * parallel
+        options["placement_group_strategy"] = "STRICT_PACK"
     if scaling.min_replicas == scaling.max_replicas:
         options["num_replicas"] = scaling.min_replicas
     else:
@@ -38,7 +45,9 @@ def _model_deployment(entry: ModelEntry) -> Application:
             "max_replicas": scaling.max_replicas,
             "target_ongoing_requests": scaling.target_ongoing_requests,
         }
-    return _deployment_class(entry.engine).options(**options).bind(entry)
+    # Replicas get only what they run (not prices or lifecycle dates), so that a catalog update that
+    # changes only those leaves them running; autoscaling bounds are options, updated in place.
+    return _deployment_class(entry.engine).options(**options).bind(entry.engine_spec())
 
 
 def _deployment_class(engine: str) -> Deployment:
@@ -53,8 +62,11 @@ def _deployment_class(engine: str) -> Deployment:
 
 
 def build_app_from(settings: Settings, catalog: Catalog) -> Application:
+    """The ingress and one deployment per model; retired models get none (the ingress answers 410)."""
     catalog = catalog.with_sources_under(settings.models_dir)
-    handles = {entry.id: _model_deployment(entry) for entry in catalog.models}
+    today = dt.datetime.now(dt.UTC).date()
+    handles = {entry.id: _model_deployment(entry) for entry in catalog.models
+               if entry.lifecycle.status(today) != "retired"}
     return cast(Deployment, Ingress).bind(settings, catalog, handles)
 
 

@@ -66,6 +66,11 @@ class NotFoundError(APIError):
     error_type = "invalid_request_error"
 
 
+class GoneError(APIError):
+    status_code = 410
+    error_type = "invalid_request_error"
+
+
 class RequestTooLargeError(APIError):
     status_code = 413
     error_type = "invalid_request_error"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_response
@@ -106,3 +108,15 @@ async def read_json(request: Request) -> dict[str, Any]:
 async def parse_body(request: Request, model: type[Model]) -> Model:
     """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream."""
     return model.model_validate(await read_json(request))
+
+
+def json_endpoint(path: str, model: type[Model], create: Callable[[Model, str], Awaitable[Response]],
+                  authenticate: Callable[[Request], object]) -> Route:
+    """``POST path``: authenticate, validate the JSON body as ``model``, hand it to ``create``."""
+
+    async def endpoint(request: Request) -> Response:
+        authenticate(request)
+        body = await parse_body(request, model)
+        return await create(body, request.state.request_id)
+
+    return Route(path, endpoint, methods=["POST"])

@@ -83,6 +83,8 @@ def build_openapi() -> dict[str, Any]:
         "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
         "/v1/audio/translations": {"post": _audio_operation("Translate audio into English",
                                                              CreateTranslationRequest)},
+        "/lifecycle": {"get": _operation("The published lifecycle: every model's dates, upcoming retirements",
+                                         None, _JSON, errors=())},
         "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
         "/admin/v1/keys": {
             "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),

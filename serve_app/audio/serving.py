@@ -26,4 +26,4 @@ class TranscriptionService:
         request = TranscriptionRequest(request_id=request_id, audio=audio, task=task, language=language,
                                        prompt=body.prompt or None, temperature=body.temperature)
         result = await engine.transcribe(request)
-        return render(result, body.response_format, task)
+        return self._router.annotate(render(result, body.response_format, task), body.model)

@@ -42,7 +42,7 @@ class ChatService:
         chunks = engine.generate(request)
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)
-            return await stream_response(events, request_id)
+            return self._router.annotate(await stream_response(events, request_id), body.model)
         collected = await collect(chunks, body.n)
         answer = ChatCompletion(
             id=completion_id,
@@ -56,7 +56,7 @@ class ChatService:
             ],
             usage=collected.usage(),
         )
-        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
+        return self._router.annotate(JSONResponse(answer.model_dump(mode="json", exclude_unset=True)), body.model)
 
 
 async def _stream_events(

@@ -30,7 +30,8 @@ class CompletionService:
         created = int(time.time())
         chunks = engine.generate(request)
         if body.stream:
-            return await stream_response(_stream_events(chunks, body, completion_id, created), request_id)
+            events = _stream_events(chunks, body, completion_id, created)
+            return self._router.annotate(await stream_response(events, request_id), body.model)
         collected = await collect(chunks, len(prompts) * body.n)
         answer = Completion(
             id=completion_id,
@@ -44,7 +45,7 @@ class CompletionService:
             ],
             usage=collected.usage(),
         )
-        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
+        return self._router.annotate(JSONResponse(answer.model_dump(mode="json", exclude_unset=True)), body.model)
 
 
 async def _stream_events(

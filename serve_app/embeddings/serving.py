@@ -30,8 +30,9 @@ class EmbeddingService:
         tokens = sum(result.prompt_tokens for result in results)
         data = [{"object": "embedding", "index": index, "embedding": _encoded(vector, body.encoding_format)}
                 for index, vector in enumerate(vectors)]
-        return JSONResponse({"object": "list", "data": data, "model": body.model,
-                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        response = JSONResponse({"object": "list", "data": data, "model": body.model,
+                                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        return self._router.annotate(response, body.model)
 
 
 def _encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:

@@ -1,0 +1,17 @@
+"""The model catalog: schema (``schema``), lifecycle rules (``lifecycle``) and the operator's command line
+(``python -m serve_app.catalog validate|diff|apply FILE``)."""
+
+from serve_app.catalog.schema import (
+    Autoscaling,
+    Capability,
+    Catalog,
+    Lifecycle,
+    ModelEntry,
+    Pricing,
+    Resources,
+    UseCase,
+    load_catalog,
+)
+
+__all__ = ["Autoscaling", "Capability", "Catalog", "Lifecycle", "ModelEntry", "Pricing", "Resources", "UseCase",
+           "load_catalog"]
