@@ -19,6 +19,7 @@ class TranscriptionRequest:
 @dataclass(frozen=True)
 class Segment:
     id: int
+    seek: int  # the offset, in 10 ms frames, of the window the segment was decoded in
     start: float
     end: float
     text: str

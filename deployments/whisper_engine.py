@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Temperature 0 means: start greedy and raise the temperature when decoding fails (OpenAI's behaviour).
 FALLBACK_TEMPERATURES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+SAMPLE_RATE: Final = 16_000  # what faster-whisper decodes to
+DEFAULT_MAX_AUDIO_SECONDS: Final = 2 * 3600.0
 
 
 def check_request(model_id: str, multilingual: bool, request: TranscriptionRequest) -> None:
@@ -37,6 +39,17 @@ def check_request(model_id: str, multilingual: bool, request: TranscriptionReque
     if language not in (None, "en") and not multilingual:
         raise InvalidRequestError(f"The model `{model_id}` is English-only; it cannot transcribe '{language}'.",
                                   param="language", code="unsupported_language")
+
+
+def check_duration(seconds: float, max_seconds: float) -> None:
+    """Refuses silence-only files of zero length, and audio longer than the replica will transcribe (a small,
+    highly compressed file can decode to hours)."""
+    if seconds <= 0:
+        raise empty_audio()
+    if seconds > max_seconds:
+        raise InvalidRequestError(f"The audio lasts {seconds:.0f} s; this model transcribes at most "
+                                  f"{max_seconds:.0f} s per request. Split the file.", param="file",
+                                  code="audio_too_long")
 
 
 def invalid_audio() -> InvalidRequestError:
@@ -63,6 +76,7 @@ class WhisperDeployment:
             num_workers=int(args.get("num_workers", 1)),
         )
         self._beam_size = int(args.get("beam_size", 5))
+        self._max_audio_seconds = float(args.get("max_audio_seconds", DEFAULT_MAX_AUDIO_SECONDS))
         self._model_id = entry.id
         self._multilingual = bool(self._model.model.is_multilingual)
 
@@ -75,8 +89,7 @@ class WhisperDeployment:
 
     def _transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         audio = _decode(request.audio)
-        if audio.size == 0:
-            raise empty_audio()
+        check_duration(audio.size / SAMPLE_RATE, self._max_audio_seconds)
         temperature = request.temperature or 0.0
         options: dict[str, Any] = {
             "language": request.language,
@@ -87,7 +100,7 @@ class WhisperDeployment:
         }
         pieces, info = self._model.transcribe(audio, **options)
         segments = [
-            Segment(id=index, start=round(piece.start, 3), end=round(piece.end, 3), text=piece.text,
+            Segment(id=index, seek=piece.seek, start=round(piece.start, 3), end=round(piece.end, 3), text=piece.text,
                     tokens=list(piece.tokens), temperature=piece.temperature or 0.0, avg_logprob=piece.avg_logprob,
                     compression_ratio=piece.compression_ratio, no_speech_prob=piece.no_speech_prob)
             for index, piece in enumerate(pieces)  # the generator decodes as it is consumed: here, in the thread

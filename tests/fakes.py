@@ -98,7 +98,7 @@ class FakeTranscriber:
         if duration == 0:
             raise empty_audio()
         step = duration / len(self.sentences)
-        segments = [Segment(id=i, start=round(i * step, 3), end=round((i + 1) * step, 3), text=text,
+        segments = [Segment(id=i, seek=0, start=round(i * step, 3), end=round((i + 1) * step, 3), text=text,
                             tokens=[50364 + i], avg_logprob=-0.25, compression_ratio=1.1, no_speech_prob=0.01)
                     for i, text in enumerate(self.sentences)]
         text = "".join(self.sentences).strip()

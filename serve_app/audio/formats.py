@@ -12,8 +12,6 @@ from serve_app.audio.languages import language_name
 from serve_app.audio.protocol import AudioResponseFormat
 
 Task = Literal["transcribe", "translate"]
-WINDOW_SECONDS = 30  # Whisper decodes 30 s windows; `seek` counts 10 ms frames
-FRAMES_PER_SECOND = 100
 
 
 def render(result: TranscriptionResult, response_format: AudioResponseFormat, task: Task) -> Response:
@@ -49,9 +47,7 @@ def verbose_json(result: TranscriptionResult, task: Task) -> dict[str, Any]:
 def _segment(segment: Segment) -> dict[str, Any]:
     return {
         "id": segment.id,
-        # The engine does not report its window offset; the 30 s window that holds the start is exact for
-        # short audio and the usual case otherwise.
-        "seek": int(segment.start // WINDOW_SECONDS) * WINDOW_SECONDS * FRAMES_PER_SECOND,
+        "seek": segment.seek,
         "start": segment.start,
         "end": segment.end,
         "text": segment.text,

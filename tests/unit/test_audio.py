@@ -269,3 +269,14 @@ async def test_sdk_raises_its_own_error_types(async_sdk: openai.AsyncOpenAI) -> 
     with pytest.raises(openai.BadRequestError):
         await async_sdk.audio.transcriptions.create(model="fake-whisper", file=("a.wav", wav()),
                                               timestamp_granularities=["word"], response_format="verbose_json")
+
+
+@pytest.mark.parametrize(("seconds", "code"), [(0, "empty_audio"), (7201, "audio_too_long")])
+def test_durations_the_engine_refuses(seconds: float, code: str) -> None:
+    from deployments.whisper_engine import check_duration
+    from serve_app.errors import InvalidRequestError
+
+    with pytest.raises(InvalidRequestError) as refused:
+        check_duration(seconds, 7200)
+    assert refused.value.code == code and refused.value.param == "file"
+    check_duration(7200, 7200)
