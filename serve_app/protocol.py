@@ -10,6 +10,16 @@ from deployments.llm_protocol import SamplingOptions
 from serve_app.errors import InvalidRequestError
 
 MAX_STOP_SEQUENCES = 4
+TextOrTokens = str | list[str] | list[int] | list[list[int]]
+
+
+def as_list(value: TextOrTokens) -> list[str | list[int]]:
+    """OpenAI's `prompt` / `input` union as a list of items, each a string or a list of token ids."""
+    if isinstance(value, str):
+        return [value]
+    if value and all(isinstance(token, int) for token in value):
+        return [value]  # type: ignore[list-item]
+    return list(value)  # type: ignore[arg-type]
 
 
 class StreamOptions(BaseModel):

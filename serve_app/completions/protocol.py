@@ -5,14 +5,13 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from serve_app.errors import InvalidRequestError
-from serve_app.protocol import GenerationParams
+from serve_app.protocol import GenerationParams, TextOrTokens, as_list
 
-Prompt = str | list[str] | list[int] | list[list[int]]
 MAX_PROMPTS = 64
 
 
 class CompletionRequest(GenerationParams):
-    prompt: Prompt
+    prompt: TextOrTokens
     max_tokens: int | None = Field(default=16, ge=1)
     echo: bool = False
     suffix: str | None = None
@@ -34,9 +33,4 @@ class CompletionRequest(GenerationParams):
 
     def prompts(self) -> list[str | list[int]]:
         """The prompt as a list of prompts, each a string or a list of token ids."""
-        prompt = self.prompt
-        if isinstance(prompt, str):
-            return [prompt]
-        if prompt and all(isinstance(token, int) for token in prompt):
-            return [prompt]  # type: ignore[list-item]
-        return list(prompt)  # type: ignore[arg-type]
+        return as_list(self.prompt)

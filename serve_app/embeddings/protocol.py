@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from serve_app.errors import InvalidRequestError
+from serve_app.protocol import TextOrTokens, as_list
 
 MAX_INPUTS = 2048
 
@@ -15,7 +16,7 @@ class EmbeddingCreateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1)
-    input: str | list[str] | list[int] | list[list[int]]
+    input: TextOrTokens
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None
@@ -31,9 +32,4 @@ class EmbeddingCreateRequest(BaseModel):
         return self
 
     def inputs(self) -> list[str | list[int]]:
-        value = self.input
-        if isinstance(value, str):
-            return [value]
-        if value and all(isinstance(token, int) for token in value):
-            return [value]  # type: ignore[list-item]
-        return list(value)  # type: ignore[arg-type]
+        return as_list(self.input)
