@@ -26,12 +26,13 @@ class ModelRouter:
     def __init__(self, catalog: Catalog, engines: Mapping[str, HealthChecked],
                  today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()) -> None:
         self.catalog = catalog
+        self._entries = {entry.id: entry for entry in catalog.models}  # looked up twice per request
         self.engines = dict(engines)
         self.today = today
 
     def entry(self, model_id: str) -> ModelEntry:
         """The catalog entry of a model that exists (retired ones included) and is served here."""
-        entry = self.catalog.get(model_id)
+        entry = self._entries.get(model_id)
         status = entry.lifecycle.status(self.today()) if entry else "preview"
         if entry is None or status == "preview" or (status != "retired" and model_id not in self.engines):
             raise model_not_found(model_id)
