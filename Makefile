@@ -34,9 +34,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check serve_app deployments tests benchmarks
 	$(VENV)/bin/mypy serve_app deployments $(wildcard benchmarks/*.py)
 
-# The integration tests speak test sentences with Debian's espeak-ng and resample them with sox.
+# Debian packages the tests drive: espeak-ng and sox speak and resample test sentences, chromium renders
+# the status page, postgresql runs the ledger on PostgreSQL. Installed only where missing.
+SYSTEM_PACKAGES := espeak-ng sox chromium postgresql
+SYSTEM_COMMANDS := espeak-ng sox chromium /usr/lib/postgresql/*/bin/initdb
 setup: $(STAMP) models
-	command -v espeak-ng >/dev/null && command -v sox >/dev/null || (apt-get install -y -q espeak-ng sox || (apt-get update -q && apt-get install -y -q espeak-ng sox))
+	for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || ls $$c >/dev/null 2>&1 || exit 1; done \
+	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES))
 
 models: $(STAMP)
 	$(PY) -m deployments.prepare_models --models-dir $(LLMAAS_MODELS_DIR)

@@ -17,6 +17,7 @@ from ray import serve
 from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
+from serve_app.status.watchdog import EngineStalledError, EngineWatch
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 @serve.deployment(max_ongoing_requests=64)
 class EmbeddingDeployment:
-    def __init__(self, entry: ModelEntry) -> None:
+    def __init__(self, entry: ModelEntry, stall_seconds: float = 60.0) -> None:
         from sentence_transformers import SentenceTransformer
 
         device = "cuda" if entry.resources.num_gpus else "cpu"
@@ -33,6 +34,8 @@ class EmbeddingDeployment:
         self._native_dimensions = int(self._model.get_sentence_embedding_dimension() or 0)
         self._truncatable = bool(entry.engine_args.get("truncatable_dimensions", False))
         self._batch_size = int(entry.engine_args.get("batch_size", 32))
+        self._stall_seconds = stall_seconds
+        self._watch = EngineWatch(stall_seconds)  # here only for its fault hook: check_health encodes for real
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         self._check_dimensions(request.dimensions)
@@ -43,11 +46,20 @@ class EmbeddingDeployment:
         return EmbeddingResult(vectors=vectors, prompt_tokens=tokens)
 
     async def check_health(self) -> None:
-        await self._encode(["health"])
+        """Encodes a word through the same batch queue as requests: a hung encoder never answers."""
+        try:
+            await asyncio.wait_for(self._encode(["health"]), self._stall_seconds)
+        except TimeoutError:
+            raise EngineStalledError(f"the encoder did not answer in {self._stall_seconds:.0f} s") from None
+
+    def stall_for(self, seconds: float) -> None:
+        """Fault hook for tests (Serve handle only): hold back every encoding for ``seconds``."""
+        self._watch.stall_for(seconds)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _encode(self, batches: list[list[str]]) -> list[Any]:
         """Encodes the texts of several concurrent requests in one pass; one array back per request."""
+        await self._watch.hold()
         flat = [text for batch in batches for text in batch]
         vectors = await asyncio.to_thread(self._model.encode, flat, batch_size=self._batch_size,
                                           convert_to_numpy=True, show_progress_bar=False)

@@ -7,6 +7,7 @@ the engine's own renderer, so token counts (and so usage) come from the engine i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,6 +16,7 @@ from ray import serve
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest, SamplingOptions
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
+from serve_app.status.watchdog import EngineWatch
 
 if TYPE_CHECKING:
     from vllm import SamplingParams
@@ -27,7 +29,7 @@ _FINISH_REASONS = {"stop": "stop", "length": "length", "abort": "stop"}
 
 @serve.deployment(max_ongoing_requests=256)
 class VLLMDeployment:
-    def __init__(self, entry: ModelEntry) -> None:
+    def __init__(self, entry: ModelEntry, stall_seconds: float = 60.0) -> None:
         from vllm.engine.arg_utils import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
@@ -44,6 +46,7 @@ class VLLMDeployment:
         self._engine = AsyncLLM.from_engine_args(args)
         self._context_length = entry.context_length
         self._defaults: dict[str, Any] = self._engine.model_config.get_diff_sampling_param()
+        self._watch = EngineWatch(stall_seconds)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         from vllm.utils.async_utils import merge_async_iterators
@@ -57,7 +60,10 @@ class VLLMDeployment:
         ]
         n = request.sampling.n
         completion_tokens = 0
+        self._watch.started()
         async for prompt_index, output in merge_async_iterators(*streams):
+            await self._watch.hold()
+            self._watch.progressed()
             choices = []
             for completion in output.outputs:
                 completion_tokens += len(completion.token_ids)
@@ -66,7 +72,21 @@ class VLLMDeployment:
             yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
 
     async def check_health(self) -> None:
+        """Fails when the engine is dead, or hung: requests waited for tokens that never came (see watchdog)."""
         await self._engine.check_health()
+        await self._watch.verify(self._one_token)
+
+    def stall_for(self, seconds: float) -> None:
+        """Fault hook for tests (Serve handle only): hold back every token for ``seconds``, as a hung engine."""
+        self._watch.stall_for(seconds)
+
+    async def _one_token(self) -> None:
+        from vllm import SamplingParams
+
+        await self._watch.hold()
+        params = SamplingParams(max_tokens=1, temperature=0)
+        async for _ in self._engine.generate({"prompt_token_ids": [0]}, params, f"health-{uuid.uuid4().hex}"):
+            pass
 
     async def _render(self, request: GenerationRequest) -> list[EngineInput]:
         from vllm.exceptions import VLLMValidationError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from ray import serve
@@ -17,6 +18,7 @@ from deployments.transcription_protocol import Segment, TranscriptionRequest, Tr
 from serve_app.audio.languages import LANGUAGES
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
+from serve_app.status.watchdog import EngineWatch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +66,7 @@ def empty_audio() -> InvalidRequestError:
 
 @serve.deployment(max_ongoing_requests=16)
 class WhisperDeployment:
-    def __init__(self, entry: ModelEntry) -> None:
+    def __init__(self, entry: ModelEntry, stall_seconds: float = 60.0) -> None:
         from faster_whisper import WhisperModel
 
         args = entry.engine_args
@@ -79,15 +81,38 @@ class WhisperDeployment:
         self._max_audio_seconds = float(args.get("max_audio_seconds", DEFAULT_MAX_AUDIO_SECONDS))
         self._model_id = entry.id
         self._multilingual = bool(self._model.model.is_multilingual)
+        self._watch = EngineWatch(stall_seconds)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         check_request(self._model_id, self._multilingual, request)
+        self._watch.started()
+        await self._watch.hold()
         return await asyncio.to_thread(self._transcribe, request)
 
     async def check_health(self) -> None:
-        """The model is loaded in ``__init__`` and holds no remote state: a replica that answers is healthy."""
+        """Fails when decoding is hung: requests waited and no segment came out (see the watchdog)."""
+        await self._watch.verify(self._transcribe_silence)
+
+    def stall_for(self, seconds: float) -> None:
+        """Fault hook for tests (Serve handle only): hold back every transcription for ``seconds``."""
+        self._watch.stall_for(seconds)
+
+    async def _transcribe_silence(self) -> None:
+        import numpy as np
+
+        await self._watch.hold()
+        silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+        await asyncio.to_thread(lambda: list(self._model.transcribe(silence, beam_size=1)[0]))
 
     def _transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
+        """Runs in a worker thread. Each decoded segment, and the end (even of a request whose client has gone),
+        tells the watch that decoding progresses."""
+        try:
+            return self._transcribe_audio(request)
+        finally:
+            self._watch.progressed()
+
+    def _transcribe_audio(self, request: TranscriptionRequest) -> TranscriptionResult:
         audio = _decode(request.audio)
         check_duration(audio.size / SAMPLE_RATE, self._max_audio_seconds)
         temperature = request.temperature or 0.0
@@ -103,10 +128,15 @@ class WhisperDeployment:
             Segment(id=index, seek=piece.seek, start=round(piece.start, 3), end=round(piece.end, 3), text=piece.text,
                     tokens=list(piece.tokens), temperature=piece.temperature or 0.0, avg_logprob=piece.avg_logprob,
                     compression_ratio=piece.compression_ratio, no_speech_prob=piece.no_speech_prob)
-            for index, piece in enumerate(pieces)  # the generator decodes as it is consumed: here, in the thread
+            for index, piece in enumerate(self._progressing(pieces))  # decoded as consumed: here, in the thread
         ]
         text = "".join(segment.text for segment in segments).strip()
         return TranscriptionResult(text=text, language=info.language, duration=info.duration, segments=segments)
+
+    def _progressing(self, pieces: Iterable[Any]) -> Iterator[Any]:
+        for piece in pieces:
+            self._watch.progressed()
+            yield piece
 
 
 def _decode(data: bytes) -> np.ndarray:

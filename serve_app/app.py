@@ -19,9 +19,11 @@ from deployments.whisper_engine import WhisperDeployment
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 from serve_app.ingress import Ingress
 from serve_app.settings import Settings
+from serve_app.status.prober import StatusProber
+from serve_app.status.probes import ProbeTarget
 
 
-def _model_deployment(entry: ModelEntry) -> Application:
+def _model_deployment(entry: ModelEntry, settings: Settings) -> Application:
     scaling = entry.autoscaling
     actor_options: dict[str, Any] = {
         "num_cpus": entry.resources.num_cpus,
@@ -30,7 +32,11 @@ def _model_deployment(entry: ModelEntry) -> Application:
     }
     if entry.resources.memory_gb:
         actor_options["memory"] = int(entry.resources.memory_gb * 1024**3)
-    options: dict[str, Any] = {"name": entry.deployment_name, "ray_actor_options": actor_options}
+    # Serve replaces a replica after 3 failed checks in a row: a hung engine is out within about
+    # engine_stall_seconds + 3 periods (see serve_app/status/watchdog.py).
+    options: dict[str, Any] = {"name": entry.deployment_name, "ray_actor_options": actor_options,
+                               "health_check_period_s": settings.engine_health_check_period_seconds,
+                               "health_check_timeout_s": settings.engine_health_check_timeout_seconds}
     parallel = entry.resources.tensor_parallel_size
     if parallel > 1:
         # The replica holds no GPU itself; its engine's workers take one GPU bundle each, on one node.
@@ -47,7 +53,7 @@ def _model_deployment(entry: ModelEntry) -> Application:
         }
     # Replicas get only what they run (not prices or lifecycle dates), so that a catalog update that
     # changes only those leaves them running; autoscaling bounds are options, updated in place.
-    return _deployment_class(entry.engine).options(**options).bind(entry.engine_spec())
+    return _deployment_class(entry.engine).options(**options).bind(entry.engine_spec(), settings.engine_stall_seconds)
 
 
 def _deployment_class(engine: str) -> Deployment:
@@ -65,9 +71,18 @@ def build_app_from(settings: Settings, catalog: Catalog) -> Application:
     """The ingress and one deployment per model; retired models get none (the ingress answers 410)."""
     catalog = catalog.with_sources_under(settings.models_dir)
     today = dt.datetime.now(dt.UTC).date()
-    handles = {entry.id: _model_deployment(entry) for entry in catalog.models
-               if entry.lifecycle.status(today) != "retired"}
-    return cast(Deployment, Ingress).bind(settings, catalog, handles)
+    served = [entry for entry in catalog.models if entry.lifecycle.status(today) != "retired"]
+    handles = {entry.id: _model_deployment(entry, settings) for entry in served}
+    ingress = cast(Deployment, Ingress).options(num_replicas=settings.ingress_replicas)
+    prober = _status_prober(settings, served) if settings.status_prober else None
+    return ingress.bind(settings, catalog, handles, prober)
+
+
+def _status_prober(settings: Settings, served: list[ModelEntry]) -> Application:
+    """One prober for the cluster; it gets only its targets, so price or date changes leave it running."""
+    today = dt.datetime.now(dt.UTC).date()
+    targets = [ProbeTarget.for_entry(entry) for entry in served if entry.lifecycle.status(today) != "preview"]
+    return cast(Deployment, StatusProber).bind(settings, targets)
 
 
 def build_app(args: dict[str, str] | None = None) -> Application:

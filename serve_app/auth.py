@@ -1,13 +1,18 @@
-"""Who is calling: API keys for ``/v1``, the bootstrap admin token for ``/admin``."""
+"""Who is calling: API keys for ``/v1``; the bootstrap admin token or an OIDC JWT for ``/admin``."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from starlette.requests import Request
 
 from serve_app.errors import AuthenticationError
 from serve_app.keys import ApiKey, KeyCache
+from serve_app.oidc import OidcVerifier
+
+# With governance switched off (benchmarks only), every caller is this unmetered identity.
+ANONYMOUS = ApiKey(id="anonymous", name="anonymous", hint="", tier="unlimited", created_at=0, internal=True)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -21,11 +26,16 @@ def _redacted(secret: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, keys: KeyCache, admin_token: str | None) -> None:
+    def __init__(self, keys: KeyCache, admin_token: str | None, oidc: OidcVerifier | None = None,
+                 require_keys: bool = True) -> None:
         self._keys = keys
         self._admin_token = admin_token
+        self._oidc = oidc
+        self._require_keys = require_keys
 
     def api_key(self, request: Request) -> ApiKey:
+        if not self._require_keys:
+            return ANONYMOUS
         secret = bearer_token(request)
         if secret is None:
             raise AuthenticationError(
@@ -42,12 +52,17 @@ class Authenticator:
             raise AuthenticationError("This API key has been revoked.", code="invalid_api_key")
         return key
 
-    def admin(self, request: Request) -> None:
-        if not self._admin_token:
+    async def admin(self, request: Request) -> None:
+        """Admits the bootstrap admin token, or a JWT from the configured OIDC issuer with the admin role."""
+        if not self._admin_token and self._oidc is None:
             raise AuthenticationError(
-                "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN set.",
+                "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN or LLMAAS_OIDC_ISSUER set.",
                 code="admin_disabled",
             )
         token = bearer_token(request) or ""
-        if not hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")
+        if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            return
+        if self._oidc is not None and token.count(".") == 2:
+            await asyncio.to_thread(self._oidc.verify_admin, token)
+            return
+        raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")

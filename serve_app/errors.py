@@ -27,23 +27,26 @@ class APIError(Exception):
     status_code = 500
     error_type = "api_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code = code
+        self.headers = dict(headers or {})
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keeps keyword arguments when the error crosses a Ray process boundary.
-        return (_rebuild, (type(self), self.message, self.param, self.code))
+        return (_rebuild, (type(self), self.message, self.param, self.code, self.headers))
 
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.error_type, "param": self.param,
                           "code": self.code}}
 
 
-def _rebuild(cls: type[APIError], message: str, param: str | None, code: str | None) -> APIError:
-    return cls(message, param=param, code=code)
+def _rebuild(cls: type[APIError], message: str, param: str | None, code: str | None,
+             headers: dict[str, str]) -> APIError:
+    return cls(message, param=param, code=code, headers=headers)
 
 
 class InvalidRequestError(APIError):
@@ -74,6 +77,20 @@ class GoneError(APIError):
 class RequestTooLargeError(APIError):
     status_code = 413
     error_type = "invalid_request_error"
+
+
+class RateLimitError(APIError):
+    """Too many requests or tokens in a short window (minute, hour, day): retry later."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+
+class QuotaExceededError(APIError):
+    """A budget for the month is spent (money or audio minutes): retrying will not help."""
+
+    status_code = 429
+    error_type = "insufficient_quota"
 
 
 class ServiceUnavailableError(APIError):
@@ -165,7 +182,7 @@ def _from_http_exception(exc: HTTPException) -> APIError:
 
 def error_response(exc: BaseException, request_id: str, headers: Mapping[str, str] | None = None) -> Response:
     error = to_api_error(exc, request_id)
-    return JSONResponse(error.body(), status_code=error.status_code, headers=dict(headers or {}))
+    return JSONResponse(error.body(), status_code=error.status_code, headers={**error.headers, **(headers or {})})
 
 
 # Expected failures are answered by Starlette's ExceptionMiddleware; `Exception` (a real 500) by its

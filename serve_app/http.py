@@ -18,6 +18,7 @@ from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_re
 
 REQUEST_ID_HEADER = "x-request-id"
 Model = TypeVar("Model", bound=BaseModel)
+Caller = TypeVar("Caller")
 
 
 class RequestContextMiddleware:
@@ -110,13 +111,14 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
     return model.model_validate(await read_json(request))
 
 
-def json_endpoint(path: str, model: type[Model], create: Callable[[Model, str], Awaitable[Response]],
-                  authenticate: Callable[[Request], object]) -> Route:
-    """``POST path``: authenticate, validate the JSON body as ``model``, hand it to ``create``."""
+def json_endpoint(path: str, model: type[Model], create: Callable[[Model, Caller, str], Awaitable[Response]],
+                  authenticate: Callable[[Request], Caller]) -> Route:
+    """``POST path``: authenticate, validate the JSON body as ``model``, hand both and the request id to
+    ``create``."""
 
     async def endpoint(request: Request) -> Response:
-        authenticate(request)
+        caller = authenticate(request)
         body = await parse_body(request, model)
-        return await create(body, request.state.request_id)
+        return await create(body, caller, request.state.request_id)
 
     return Route(path, endpoint, methods=["POST"])

@@ -9,9 +9,10 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from serve_app import admin, health, models_api, openapi
+from serve_app import admin, health, metrics, models_api, openapi
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.auth import Authenticator
@@ -21,35 +22,61 @@ from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.chat.serving import ChatService
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.completions.serving import CompletionService
+from serve_app.database import connect
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
 from serve_app.embeddings.serving import EmbeddingService
 from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
+from serve_app.governance import usage_api
+from serve_app.governance.admission import Governance
+from serve_app.governance.ledger import Ledger
+from serve_app.governance.meter import ActorMeter, Meter
+from serve_app.governance.quotas import load_tiers
+from serve_app.governance.reporter import UsageReporter
 from serve_app.http import RequestContextMiddleware, json_endpoint
 from serve_app.keys import KeyCache, KeyStore
+from serve_app.oidc import OidcVerifier
 from serve_app.routing import HealthChecked, ModelRouter
 from serve_app.settings import Settings
+from serve_app.status import routes as status_routes
+from serve_app.status import tables as status_tables
+from serve_app.status.report import StatusReport
 
 
-def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, HealthChecked],
-                   today: Callable[[], dt.date] | None = None) -> ASGIApp:
-    """The whole HTTP API as a Starlette app; engines are Serve handles or, in unit tests, stand-ins."""
-    store = KeyStore(settings.data_dir)
+def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, HealthChecked], meter: Meter,
+                   today: Callable[[], dt.date] | None = None, recorder: metrics.Metrics | None = None) -> ASGIApp:
+    """The whole HTTP API as a Starlette app; engines are Serve handles or, in unit tests, stand-ins, and
+    ``meter`` the metering actor or, in unit tests, its logic in-process; ``recorder`` records metrics (Ray's
+    metrics by default)."""
+    database = connect(settings)
+    store = KeyStore(database)
     cache = KeyCache(store, settings.key_cache_seconds)
-    auth = Authenticator(cache, settings.admin_token)
+    auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance)
+    tiers = load_tiers(settings.tiers)
+    governance = Governance(tiers, meter, UsageReporter(meter, settings.metering_retry_seconds))
+    recorder = recorder or metrics.Metrics()
+    engines = metrics.instrument(engines, recorder)
     router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)
-    chat = ChatService(router, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts))
+    status_tables.create(database)
+    status = StatusReport(database, router, settings)
+    chat = ChatService(router, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts), governance)
+    completions = CompletionService(router, governance)
+    embeddings = EmbeddingService(router, governance)
     routes = [
-        *models_api.routes(router, auth),
+        *models_api.routes(router, auth, governance),
         json_endpoint("/v1/chat/completions", ChatCompletionRequest, chat.create, auth.api_key),
-        json_endpoint("/v1/completions", CompletionRequest, CompletionService(router).create, auth.api_key),
-        json_endpoint("/v1/embeddings", EmbeddingCreateRequest, EmbeddingService(router).create, auth.api_key),
-        *audio_routes.routes(TranscriptionService(router), auth, settings.max_audio_bytes),
-        *admin.routes(store, cache, auth),
-        *health.routes(router, settings.health_timeout_seconds),
+        json_endpoint("/v1/completions", CompletionRequest, completions.create, auth.api_key),
+        json_endpoint("/v1/embeddings", EmbeddingCreateRequest, embeddings.create, auth.api_key),
+        *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
+        *usage_api.routes(Ledger(database), auth, tiers),
+        *admin.routes(store, cache, auth, tiers),
+        *health.routes(router, settings.health_timeout_seconds, status.probed_down),
+        *status_routes.routes(status, auth),
+        *metrics.routes(metrics.cluster_metrics(catalog)),
         *openapi.routes(),
     ]
-    app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception))
+    app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
+                    middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)])
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit})
@@ -58,10 +85,12 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)
 @serve.ingress()
 class Ingress:
-    def __init__(self, settings: Settings, catalog: Catalog, handles: dict[str, DeploymentHandle]) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, handles: dict[str, DeploymentHandle],
+                 status_prober: DeploymentHandle | None = None) -> None:
         self._settings = settings
         self._catalog = catalog
         self._handles = handles
+        self._status_prober = status_prober  # bound here so that Serve deploys it with the app
 
     def catalog_snapshot(self) -> dict[str, Any]:
         """The catalog this app runs, as data (``python -m serve_app.catalog diff`` compares against it)."""
@@ -69,4 +98,11 @@ class Ingress:
 
     def __serve_build_asgi_app__(self) -> ASGIApp:
         engines = {model_id: DeploymentEngine(handle) for model_id, handle in self._handles.items()}
-        return build_asgi_app(self._settings, self._catalog, engines)
+        return build_asgi_app(self._settings, self._catalog, engines, ActorMeter(self._settings))
+
+
+def oidc_verifier(settings: Settings) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url,
+                        settings.oidc_admin_claim, settings.oidc_admin_value, settings.oidc_require_mfa)

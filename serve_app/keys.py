@@ -1,33 +1,42 @@
-"""API keys: created once, stored only as SHA-256 hashes in SQLite under the data directory.
+"""API keys: created once, stored only as SHA-256 hashes in the platform's database.
 
 Keys are 256-bit random secrets, so a fast unsalted hash is the right tool (as for GitHub or Stripe
-tokens): a lookup is one indexed query, and the database alone never reveals a usable key.
+tokens): a lookup is one indexed query, and the database alone never reveals a usable key. A key has a
+stable id (its usage history hangs on it); rotating it changes the secret, never the id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
-import sqlite3
 import time
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from cachetools import TTLCache
+from sqlalchemy import Boolean, Column, Engine, Integer, String, Table, Text, insert, inspect, select, text, update
+
+from serve_app.database import METADATA
+from serve_app.governance.quotas import Quotas
 
 KEY_PREFIX = "sk-"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    key_hash TEXT NOT NULL UNIQUE,
-    hint TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    revoked_at INTEGER
+API_KEYS = Table(
+    "api_keys",
+    METADATA,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("owner", String(200)),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(32), nullable=False),
+    Column("tier", String(64), nullable=False),
+    Column("quotas", Text, nullable=False, default="{}"),
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("created_at", Integer, nullable=False),
+    Column("rotated_at", Integer),
+    Column("revoked_at", Integer),
 )
-"""
 
 
 @dataclass(frozen=True)
@@ -35,67 +44,145 @@ class ApiKey:
     id: str
     name: str
     hint: str
+    tier: str
     created_at: int
+    owner: str | None = None
+    quotas: Quotas = field(default_factory=Quotas)
+    internal: bool = False
+    rotated_at: int | None = None
     revoked_at: int | None = None
 
     def public(self) -> dict[str, object]:
         """The key as the admin API shows it: never the secret, only a hint of it."""
-        return {"id": self.id, "object": "api_key", "name": self.name, "redacted_value": self.hint,
-                "created_at": self.created_at, "revoked": self.revoked_at is not None,
-                "revoked_at": self.revoked_at}
+        return {"id": self.id, "object": "api_key", "name": self.name, "owner": self.owner,
+                "redacted_value": self.hint, "tier": self.tier,
+                "quotas": self.quotas.model_dump(mode="json", exclude_unset=True),
+                "internal": self.internal, "created_at": self.created_at, "rotated_at": self.rotated_at,
+                "revoked": self.revoked_at is not None, "revoked_at": self.revoked_at}
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _new_secret() -> tuple[str, str, str]:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    return secret, hash_secret(secret), f"{secret[:6]}...{secret[-4:]}"
+
+
+def _key(row: object) -> ApiKey:
+    data = row._mapping  # type: ignore[attr-defined]
+    return ApiKey(id=data["id"], name=data["name"], hint=data["hint"], tier=data["tier"],
+                  created_at=data["created_at"], owner=data["owner"],
+                  quotas=Quotas.model_validate(json.loads(data["quotas"] or "{}")),
+                  internal=bool(data["internal"]), rotated_at=data["rotated_at"], revoked_at=data["revoked_at"])
+
+
+def _quotas_json(quotas: Quotas) -> str:
+    return json.dumps(quotas.model_dump(mode="json", exclude_unset=True), sort_keys=True)
+
+
 class KeyStore:
-    """The durable table of keys. One connection per process; SQLite's WAL lets replicas share it."""
+    """The durable table of keys, shared by every replica through the platform's database."""
 
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(data_dir / "platform.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(_SCHEMA)
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        METADATA.create_all(engine, tables=[API_KEYS])
+        _add_missing_columns(engine)
 
-    def create(self, name: str) -> tuple[ApiKey, str]:
+    def create(self, name: str, tier: str, *, owner: str | None = None, quotas: Quotas | None = None,
+               internal: bool = False) -> tuple[ApiKey, str]:
         """A new key and its secret; the secret is returned here and never again."""
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = ApiKey(id="key_" + uuid.uuid4().hex[:24], name=name, hint=f"{secret[:6]}...{secret[-4:]}",
-                     created_at=int(time.time()))
-        self._db.execute(
-            "INSERT INTO api_keys (id, name, key_hash, hint, created_at) VALUES (?, ?, ?, ?, ?)",
-            (key.id, key.name, hash_secret(secret), key.hint, key.created_at),
-        )
+        secret, digest, hint = _new_secret()
+        key_id = "key_" + uuid.uuid4().hex[:24]
+        with self._engine.begin() as db:
+            db.execute(insert(API_KEYS).values(
+                id=key_id, name=name, owner=owner, key_hash=digest, hint=hint, tier=tier,
+                quotas=_quotas_json(quotas or Quotas()), internal=internal, created_at=int(time.time())))
+        key = self.get(key_id)
+        assert key is not None
         return key, secret
 
-    def find_by_hash(self, digest: str) -> ApiKey | None:
-        row = self._db.execute(
-            "SELECT id, name, hint, created_at, revoked_at FROM api_keys WHERE key_hash = ?", (digest,)
-        ).fetchone()
-        return ApiKey(*row) if row else None
+    def get(self, key_id: str) -> ApiKey | None:
+        with self._engine.connect() as db:
+            row = db.execute(select(API_KEYS).where(API_KEYS.c.id == key_id)).first()
+        return _key(row) if row else None
 
-    def list(self) -> list[ApiKey]:
-        rows = self._db.execute(
-            "SELECT id, name, hint, created_at, revoked_at FROM api_keys ORDER BY created_at, id"
-        ).fetchall()
-        return [ApiKey(*row) for row in rows]
+    def find_by_hash(self, digest: str) -> ApiKey | None:
+        with self._engine.connect() as db:
+            row = db.execute(select(API_KEYS).where(API_KEYS.c.key_hash == digest)).first()
+        return _key(row) if row else None
+
+    def list(self, *, include_internal: bool = False) -> list[ApiKey]:
+        query = select(API_KEYS).order_by(API_KEYS.c.created_at, API_KEYS.c.id)
+        if not include_internal:
+            query = query.where(API_KEYS.c.internal.is_(False))
+        with self._engine.connect() as db:
+            return [_key(row) for row in db.execute(query)]
+
+    def update(self, key_id: str, *, name: str | None = None, owner: str | None = None, tier: str | None = None,
+               quotas: Quotas | None = None) -> ApiKey | None:
+        """Changes a key's name, owner, tier or quota overrides (overrides replace the previous ones)."""
+        values: dict[str, object] = {}
+        if name is not None:
+            values["name"] = name
+        if owner is not None:
+            values["owner"] = owner
+        if tier is not None:
+            values["tier"] = tier
+        if quotas is not None:
+            values["quotas"] = _quotas_json(quotas)
+        if values:
+            with self._engine.begin() as db:
+                db.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(**values))
+        return self.get(key_id)
+
+    def rotate(self, key_id: str) -> tuple[ApiKey, str] | None:
+        """A new secret for a live key; the old secret stops working, the id and history stay."""
+        secret, digest, hint = _new_secret()
+        with self._engine.begin() as db:
+            changed = db.execute(
+                update(API_KEYS).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+                .values(key_hash=digest, hint=hint, rotated_at=int(time.time()))
+            ).rowcount
+        key = self.get(key_id)
+        return (key, secret) if changed and key else None
 
     def revoke(self, key_id: str) -> ApiKey | None:
-        self._db.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (int(time.time()), key_id)
-        )
-        row = self._db.execute(
-            "SELECT id, name, hint, created_at, revoked_at FROM api_keys WHERE id = ?", (key_id,)
-        ).fetchone()
-        return ApiKey(*row) if row else None
+        with self._engine.begin() as db:
+            db.execute(update(API_KEYS).where(API_KEYS.c.id == key_id, API_KEYS.c.revoked_at.is_(None))
+                       .values(revoked_at=int(time.time())))
+        return self.get(key_id)
+
+    def issue_internal_key(self, name: str) -> str:
+        """The secret of the platform's own identity ``name`` (e.g. the status prober): never billed, never
+        counted in quotas. Created on first use, rotated on every later call (only the caller knows it)."""
+        with self._engine.connect() as db:
+            row = db.execute(select(API_KEYS.c.id).where(API_KEYS.c.internal.is_(True), API_KEYS.c.name == name,
+                                                         API_KEYS.c.revoked_at.is_(None))).first()
+        if row is not None:
+            rotated = self.rotate(row[0])
+            if rotated is not None:
+                return rotated[1]
+        return self.create(name, tier="unlimited", internal=True)[1]
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Brings a key table written by an earlier version up to date (columns added since, with defaults)."""
+    present = {column["name"] for column in inspect(engine).get_columns(API_KEYS.name)}
+    defaults = {"owner": "NULL", "tier": "'starter'", "quotas": "'{}'", "internal": "FALSE", "rotated_at": "NULL"}
+    with engine.begin() as db:
+        for name, default in defaults.items():
+            if name not in present:
+                column_type = API_KEYS.c[name].type.compile(engine.dialect)
+                db.execute(text(f"ALTER TABLE {API_KEYS.name} ADD COLUMN {name} {column_type} DEFAULT {default}"))
 
 
 class KeyCache:
-    """Looks keys up through a short-lived cache, so a hot path does not query SQLite per request.
+    """Looks keys up through a short-lived cache, so a hot path does not query the database per request.
 
-    A revocation reaches every replica within ``ttl_seconds``; the replica that revokes forgets at once.
+    A revocation or a quota change reaches every replica within ``ttl_seconds``; the replica that makes it
+    forgets at once.
     """
 
     def __init__(self, store: KeyStore, ttl_seconds: float) -> None:

@@ -13,6 +13,8 @@ from starlette.routing import Route
 from serve_app.auth import Authenticator
 from serve_app.catalog import ModelEntry
 from serve_app.catalog.lifecycle import LIFECYCLE_PATH, deprecation_headers, lifecycle_object, schedule
+from serve_app.errors import model_not_found
+from serve_app.governance.admission import Governance
 from serve_app.routing import ModelRouter
 
 
@@ -33,16 +35,19 @@ def model_object(entry: ModelEntry, today: dt.date) -> dict[str, Any]:
     }
 
 
-def routes(router: ModelRouter, auth: Authenticator) -> list[Route]:
+def routes(router: ModelRouter, auth: Authenticator, governance: Governance) -> list[Route]:
     async def list_models(request: Request) -> JSONResponse:
-        auth.api_key(request)
+        key = auth.api_key(request)
         today = router.today()
-        data = [model_object(entry, today) for entry in router.listed()]
+        data = [model_object(entry, today) for entry in router.listed() if governance.allows(key, entry.id)]
         return JSONResponse({"object": "list", "data": data})
 
     async def retrieve_model(request: Request) -> JSONResponse:
-        auth.api_key(request)
-        entry = router.entry(request.path_params["model"])
+        key = auth.api_key(request)
+        model = request.path_params["model"]
+        if not governance.allows(key, model):
+            raise model_not_found(model)
+        entry = router.entry(model)
         return JSONResponse(model_object(entry, router.today()), headers=deprecation_headers(entry, router.today()))
 
     async def lifecycle(request: Request) -> JSONResponse:

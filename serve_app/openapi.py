@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from serve_app.admin import CreateKeyRequest
+from serve_app.admin import CreateKeyRequest, UpdateKeyRequest
 from serve_app.audio.protocol import CreateTranscriptionRequest, CreateTranslationRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
+from serve_app.status.protocol import CreateIncidentUpdateRequest, CreateMaintenanceRequest, UpdateIncidentRequest
 
 _ERROR = {"description": "OpenAI's error object", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/ErrorResponse"}}}}
@@ -24,6 +25,9 @@ _ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error"
         "message": {"type": "string"}, "type": {"type": "string"},
         "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
 _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+_JSON_OR_CSV = {"description": "JSON, or CSV with `format=csv` (or `Accept: text/csv`)",
+                "content": {"application/json": {"schema": {"type": "object"}},
+                            "text/csv": {"schema": {"type": "string"}}}}
 _STREAM_OR_JSON = {"description": "A JSON object, or server-sent events when `stream` is true",
                    "content": {"application/json": {"schema": {"type": "object"}},
                                "text/event-stream": {"schema": {"type": "string"}}}}
@@ -48,7 +52,7 @@ def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: di
 
 
 def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
-    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 404, 413, 500))
+    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500))
     operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
         "$ref": f"#/components/schemas/{body.__name__}"}}}}
     return operation
@@ -60,9 +64,40 @@ def _with_file(schema: dict[str, Any]) -> dict[str, Any]:
             "required": ["file", *schema.get("required", [])]}
 
 
+_STATUS_BODIES: list[type[BaseModel]] = [UpdateIncidentRequest, CreateIncidentUpdateRequest, CreateMaintenanceRequest]
+
+
+def _status_paths() -> dict[str, Any]:
+    """The status page, metrics, and the admin API of incidents and maintenance windows."""
+    html = {"description": "The status page (HTML, no script, no external asset)",
+            "content": {"text/html": {"schema": {"type": "string"}}}}
+    text = {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    incident = [{"name": "incident_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    window = [{"name": "window_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/status": {"get": _operation("Public status page: models, uptime, TTFB, throughput, incidents", None, html,
+                                      errors=())},
+        "/status.json": {"get": _operation("The status page as data", None, _JSON, errors=())},
+        "/metrics": {"get": _operation("Cluster-wide metrics in Prometheus format", None, text, errors=())},
+        "/admin/v1/incidents/{incident_id}": {"patch": {
+            **_operation("Set an incident's title", _ADMIN, _JSON, UpdateIncidentRequest, (400, 401, 404)),
+            "parameters": incident}},
+        "/admin/v1/incidents/{incident_id}/updates": {"post": {
+            **_operation("Post an update on an incident", _ADMIN, _JSON, CreateIncidentUpdateRequest,
+                         (400, 401, 404)), "parameters": incident}},
+        "/admin/v1/maintenance": {
+            "post": _operation("Schedule a maintenance window", _ADMIN, _JSON, CreateMaintenanceRequest),
+            "get": _operation("Scheduled, current and recent maintenance windows", _ADMIN, _JSON, errors=(401,)),
+        },
+        "/admin/v1/maintenance/{window_id}": {"delete": {
+            **_operation("End a maintenance window now (or cancel one not started)", _ADMIN, _JSON,
+                         errors=(401, 404)), "parameters": window}},
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingCreateRequest,
-                                     CreateKeyRequest]
+                                     CreateKeyRequest, UpdateKeyRequest, *_STATUS_BODIES]
     forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
     _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
                                     ref_template="#/components/schemas/{model}")
@@ -70,16 +105,26 @@ def build_openapi() -> dict[str, Any]:
         schemas["$defs"][form.__name__] = _with_file(schemas["$defs"][form.__name__])
     model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
     key_param = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    period = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+               "description": f"{name} (UTC day, inclusive); default: the current month"}
+              for name in ("start_date", "end_date")]
+    usage_filters = [*period, *({"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                                for name in ("key_id", "model")),
+                     {"name": "group_by", "in": "query", "required": False, "schema": {"type": "string"},
+                      "description": "Comma-separated: key_id, model, day, endpoint (default key_id,model)"},
+                     {"name": "format", "in": "query", "required": False,
+                      "schema": {"type": "string", "enum": ["json", "csv"]}}]
+    limited = (400, 401, 403, 404, 413, 429, 500)
     paths: dict[str, Any] = {
         "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401,))},
         "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404)),
                                        "parameters": model_param}},
         "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _STREAM_OR_JSON,
-                                                    ChatCompletionRequest, (400, 401, 404, 413, 500))},
+                                                    ChatCompletionRequest, limited)},
         "/v1/completions": {"post": _operation("Create a completion", _KEY, _STREAM_OR_JSON, CompletionRequest,
-                                               (400, 401, 404, 413, 500))},
+                                               limited)},
         "/v1/embeddings": {"post": _operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
-                                              (400, 401, 404, 413, 500))},
+                                              limited)},
         "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
         "/v1/audio/translations": {"post": _audio_operation("Translate audio into English",
                                                              CreateTranslationRequest)},
@@ -90,9 +135,24 @@ def build_openapi() -> dict[str, Any]:
             "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),
             "get": _operation("List API keys, without secrets", _ADMIN, _JSON, errors=(401,)),
         },
-        "/admin/v1/keys/{key_id}": {"delete": {**_operation("Revoke an API key", _ADMIN, _JSON, errors=(401, 404)),
-                                               "parameters": key_param}},
+        "/admin/v1/keys/{key_id}": {
+            "get": {**_operation("Retrieve an API key", _ADMIN, _JSON, errors=(401, 404)), "parameters": key_param},
+            "post": {**_operation("Update a key's name, owner, tier or quota overrides", _ADMIN, _JSON,
+                                  UpdateKeyRequest, (400, 401, 404)), "parameters": key_param},
+            "patch": {**_operation("Update a key (as POST)", _ADMIN, _JSON, UpdateKeyRequest, (400, 401, 404)),
+                      "parameters": key_param},
+            "delete": {**_operation("Revoke an API key", _ADMIN, _JSON, errors=(401, 404)), "parameters": key_param},
+        },
+        "/admin/v1/keys/{key_id}/rotate": {"post": {
+            **_operation("Rotate a key: a new secret, same id and history", _ADMIN, _JSON, errors=(400, 401, 404)),
+            "parameters": key_param}},
+        "/v1/usage": {"get": {**_operation("The calling key's usage: totals, per model, per day, budget", _KEY,
+                                           _JSON, errors=(400, 401)), "parameters": period}},
+        "/admin/v1/usage": {"get": {**_operation("Usage of every key, filtered and grouped (JSON or CSV)", _ADMIN,
+                                                 _JSON_OR_CSV,
+                                                 errors=(400, 401, 403)), "parameters": usage_filters}},
     }
+    paths.update(_status_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "llmaas", "version": "0.1.0",
@@ -102,7 +162,7 @@ def build_openapi() -> dict[str, Any]:
             "schemas": {**schemas.get("$defs", {}), "ErrorResponse": _ERROR_SCHEMA},
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key, sk-..."},
                                 "adminToken": {"type": "http", "scheme": "bearer",
-                                               "description": "LLMAAS_ADMIN_TOKEN"}},
+                                               "description": "LLMAAS_ADMIN_TOKEN, or a JWT from the OIDC issuer"}},
         },
     }
 

@@ -21,6 +21,10 @@ class Settings(BaseModel):
     data_dir: Path = Field(
         default=Path(".data"), description="Where the key database (and later the ledger) lives."
     )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL for keys, ledger and incidents (default: SQLite in the data directory).",
+    )
     models_dir: Path = Field(
         default=Path(".models"), description="Where locally prepared model folders live."
     )
@@ -39,8 +43,70 @@ class Settings(BaseModel):
     key_cache_seconds: float = Field(
         default=2.0, ge=0, description="How long an ingress replica trusts a looked-up API key."
     )
+    ingress_replicas: int = Field(default=1, ge=1, description="How many ingress replicas serve HTTP.")
+    tiers: Path = Field(default=Path("tiers.yaml"), description="The service tiers file (limits per tier).")
+    governance: bool = Field(
+        default=True,
+        description="API keys, quotas and metering. `false` serves without any of them: for benchmarks only.",
+    )
+    metering_retry_seconds: float = Field(
+        default=0.2, gt=0, description="First delay before an ingress replica resends usage the meter did not take."
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="OIDC issuer whose JWTs are accepted on the admin API (besides the admin token)."
+    )
+    oidc_audience: str | None = Field(default=None, description="The audience (`aud`) admin JWTs must carry.")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL (default: discovered from its openid-configuration)."
+    )
+    oidc_admin_claim: str = Field(
+        default="roles", description="The claim (dotted path, e.g. `realm_access.roles`) that holds the role."
+    )
+    oidc_admin_value: str = Field(default="llmaas-admin", description="The role value that grants admin access.")
+    oidc_require_mfa: bool = Field(
+        default=False, description="Require the JWT's `amr` to show multi-factor authentication."
+    )
     health_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long /health waits for each model before calling it down."
+    )
+    engine_stall_seconds: float = Field(
+        default=60.0, gt=0,
+        description="A model replica with requests in flight and no engine output for this long fails its health "
+                    "check (a hung engine): Serve stops routing to it and replaces it.",
+    )
+    engine_health_check_period_seconds: float = Field(
+        default=10.0, gt=0, description="How often Serve checks each model replica (3 failures in a row replace it)."
+    )
+    engine_health_check_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="How long a model replica's health check may take before it counts as failed."
+    )
+    status_prober: bool = Field(
+        default=True, description="Run the status prober (false: /status shows no data; for benchmarks)."
+    )
+    status_probe_url: str = Field(
+        default="http://127.0.0.1:8000", description="The platform's own URL, called by the status prober as a user."
+    )
+    status_probe_seconds: float = Field(
+        default=60.0, gt=0, description="How often the status prober probes every model (jittered by 10%)."
+    )
+    status_probe_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="A probe that takes longer than this fails."
+    )
+    status_window_probes: int = Field(
+        default=3, ge=1, description="Recent probes that decide a model's state: a failure among them is an outage."
+    )
+    status_outage_probes: int = Field(
+        default=2, ge=1, description="Consecutive failed probes that make a major outage (fewer: partial outage)."
+    )
+    status_degraded_ttfb_ms: float = Field(
+        default=2000.0, gt=0,
+        description="Median time to first byte over the recent probes that makes a model degraded."
+    )
+    status_degraded_tokens_per_second: float = Field(
+        default=5.0, ge=0, description="Median tokens/s below which a generative model is degraded (0: never)."
+    )
+    status_retention_days: int = Field(
+        default=90, ge=1, description="How long probe results, incidents and maintenance windows are kept."
     )
 
     @field_validator("image_url_allowed_hosts", mode="before")
@@ -67,6 +133,6 @@ class Settings(BaseModel):
         return self.model_copy(
             update={
                 name: (root / getattr(self, name)).resolve()
-                for name in ("data_dir", "models_dir", "catalog")
+                for name in ("data_dir", "models_dir", "catalog", "tiers")
             }
         )

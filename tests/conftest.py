@@ -10,11 +10,13 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from serve_app.catalog import Catalog
+from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.fakes import FakeEmbedder, FakeEngine, FakeTranscriber
 
 ADMIN_TOKEN = "test-admin-token"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -22,7 +24,8 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, max_body_bytes=64 * 1024,
                     max_audio_bytes=32 * 1024,
                     max_image_bytes=8 * 1024, image_url_allowed_hosts=frozenset({"images.example.org"}),
-                    key_cache_seconds=0, health_timeout_seconds=1)
+                    key_cache_seconds=0, health_timeout_seconds=1, tiers=ROOT / "tiers.yaml",
+                    metering_retry_seconds=0.01)
 
 
 @pytest.fixture
@@ -60,11 +63,17 @@ def transcriber() -> FakeTranscriber:
 
 
 @pytest.fixture
+def meter(settings: Settings) -> MeterCore:
+    """The metering actor's logic, in-process."""
+    return MeterCore(settings)
+
+
+@pytest.fixture
 def app(settings: Settings, catalog: Catalog, engine: FakeEngine, embedder: FakeEmbedder, vision: FakeEngine,
-        transcriber: FakeTranscriber) -> ASGIApp:
+        transcriber: FakeTranscriber, meter: MeterCore) -> ASGIApp:
     """The whole ingress in-process, every catalog model served by a stand-in engine."""
     engines = {"fake-chat": engine, "fake-embed": embedder, "fake-vision": vision, "fake-whisper": transcriber}
-    return build_asgi_app(settings, catalog, engines)
+    return build_asgi_app(settings, catalog, engines, meter)
 
 
 @pytest.fixture

@@ -26,9 +26,13 @@ def render(result: TranscriptionResult, response_format: AudioResponseFormat, ta
     return PlainTextResponse(result.text + "\n")
 
 
+def billed_seconds(result: TranscriptionResult) -> int:
+    """Audio is metered by its duration, in whole seconds rounded up (as OpenAI reports and bills it)."""
+    return math.ceil(result.duration)
+
+
 def usage(result: TranscriptionResult) -> dict[str, Any]:
-    """Audio is metered by its duration, in whole seconds rounded up (as OpenAI reports it)."""
-    return {"type": "duration", "seconds": math.ceil(result.duration)}
+    return {"type": "duration", "seconds": billed_seconds(result)}
 
 
 def verbose_json(result: TranscriptionResult, task: Task) -> dict[str, Any]:

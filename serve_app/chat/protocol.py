@@ -96,6 +96,16 @@ class ChatCompletionRequest(GenerationParams):
     def output_limit(self) -> int | None:
         return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
 
+    def text_characters(self) -> int:
+        """How much text the conversation carries (for a token estimate before the engine counts)."""
+        total = 0
+        for message in self.messages:
+            if isinstance(message.content, str):
+                total += len(message.content)
+            elif isinstance(message.content, list):
+                total += sum(len(part.text) for part in message.content if isinstance(part, TextPart))
+        return total
+
     @property
     def has_images(self) -> bool:
         return any(

@@ -18,16 +18,19 @@ from serve_app.catalog import Capability
 from serve_app.chat.images import ImagePolicy, check_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.generation import collect, usage
+from serve_app.governance.admission import Governance, estimate_tokens
+from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 from serve_app.sse import stream_response
 
 
 class ChatService:
-    def __init__(self, router: ModelRouter, images: ImagePolicy) -> None:
+    def __init__(self, router: ModelRouter, images: ImagePolicy, governance: Governance) -> None:
         self._router = router
         self._images = images
+        self._governance = governance
 
-    async def create(self, body: ChatCompletionRequest, request_id: str) -> Response:
+    async def create(self, body: ChatCompletionRequest, key: ApiKey, request_id: str) -> Response:
         engine = self._router.llm(body.model, Capability.VISION if body.has_images else Capability.CHAT)
         if body.has_images:
             check_images(body, self._images)
@@ -39,10 +42,14 @@ class ChatService:
         )
         completion_id = "chatcmpl-" + uuid.uuid4().hex
         created = int(time.time())
-        chunks = engine.generate(request)
+        ticket = await self._governance.admit(
+            key, body.model, "chat.completions", request_id, self._router.entry(body.model).pricing,
+            prompt_estimate=estimate_tokens(body.text_characters()),
+            max_output_tokens=(body.output_limit or 0) * body.n)
+        chunks = ticket.meter_stream(engine.generate(request))
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)
-            return self._router.annotate(await stream_response(events, request_id), body.model)
+            return ticket.annotate(self._router.annotate(await stream_response(events, request_id), body.model))
         collected = await collect(chunks, body.n)
         answer = ChatCompletion(
             id=completion_id,
@@ -56,7 +63,8 @@ class ChatService:
             ],
             usage=collected.usage(),
         )
-        return self._router.annotate(JSONResponse(answer.model_dump(mode="json", exclude_unset=True)), body.model)
+        response = JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
+        return ticket.annotate(self._router.annotate(response, body.model))
 
 
 async def _stream_events(

@@ -13,25 +13,32 @@ from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from serve_app.catalog import Capability
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.generation import collect, usage
+from serve_app.governance.admission import Governance, estimate_tokens
+from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 from serve_app.sse import stream_response
 
 
 class CompletionService:
-    def __init__(self, router: ModelRouter) -> None:
+    def __init__(self, router: ModelRouter, governance: Governance) -> None:
         self._router = router
+        self._governance = governance
 
-    async def create(self, body: CompletionRequest, request_id: str) -> Response:
+    async def create(self, body: CompletionRequest, key: ApiKey, request_id: str) -> Response:
         engine = self._router.llm(body.model, Capability.COMPLETIONS)
         prompts = body.prompts()
         request = GenerationRequest(request_id=request_id, sampling=body.sampling(max_tokens=body.max_tokens),
                                     prompts=prompts)
         completion_id = "cmpl-" + uuid.uuid4().hex
         created = int(time.time())
-        chunks = engine.generate(request)
+        prompt_estimate = sum(estimate_tokens(len(p)) if isinstance(p, str) else len(p) for p in prompts)
+        ticket = await self._governance.admit(
+            key, body.model, "completions", request_id, self._router.entry(body.model).pricing,
+            prompt_estimate=prompt_estimate, max_output_tokens=(body.max_tokens or 0) * body.n * len(prompts))
+        chunks = ticket.meter_stream(engine.generate(request))
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)
-            return self._router.annotate(await stream_response(events, request_id), body.model)
+            return ticket.annotate(self._router.annotate(await stream_response(events, request_id), body.model))
         collected = await collect(chunks, len(prompts) * body.n)
         answer = Completion(
             id=completion_id,
@@ -45,7 +52,8 @@ class CompletionService:
             ],
             usage=collected.usage(),
         )
-        return self._router.annotate(JSONResponse(answer.model_dump(mode="json", exclude_unset=True)), body.model)
+        response = JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
+        return ticket.annotate(self._router.annotate(response, body.model))
 
 
 async def _stream_events(

@@ -10,29 +10,38 @@ from starlette.responses import JSONResponse, Response
 
 from deployments.embedding_protocol import EmbeddingRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
+from serve_app.governance.admission import Governance, Usage, estimate_tokens
+from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 
 SLICE = 64  # inputs per deployment call
 
 
 class EmbeddingService:
-    def __init__(self, router: ModelRouter) -> None:
+    def __init__(self, router: ModelRouter, governance: Governance) -> None:
         self._router = router
+        self._governance = governance
 
-    async def create(self, body: EmbeddingCreateRequest, request_id: str) -> Response:
+    async def create(self, body: EmbeddingCreateRequest, key: ApiKey, request_id: str) -> Response:
         engine = self._router.embedder(body.model)
         inputs = body.inputs()
         slices = [inputs[start:start + SLICE] for start in range(0, len(inputs), SLICE)]
-        results = await asyncio.gather(*(
-            engine.embed(EmbeddingRequest(f"{request_id}-{n}", part, body.dimensions)) for n, part in enumerate(slices)
-        ))
-        vectors = np.concatenate([result.vectors for result in results]).astype(np.float32)
+        estimate = sum(estimate_tokens(len(item)) if isinstance(item, str) else len(item) for item in inputs)
+        ticket = await self._governance.admit(key, body.model, "embeddings", request_id,
+                                              self._router.entry(body.model).pricing, prompt_estimate=estimate)
+        with ticket.failures():
+            results = await asyncio.gather(*(
+                engine.embed(EmbeddingRequest(f"{request_id}-{n}", part, body.dimensions))
+                for n, part in enumerate(slices)
+            ))
         tokens = sum(result.prompt_tokens for result in results)
+        ticket.finish(Usage(prompt_tokens=tokens))
+        vectors = np.concatenate([result.vectors for result in results]).astype(np.float32)
         data = [{"object": "embedding", "index": index, "embedding": _encoded(vector, body.encoding_format)}
                 for index, vector in enumerate(vectors)]
         response = JSONResponse({"object": "list", "data": data, "model": body.model,
                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
-        return self._router.annotate(response, body.model)
+        return ticket.annotate(self._router.annotate(response, body.model))
 
 
 def _encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:

@@ -23,6 +23,7 @@ from deployments import prepare_models
 from serve_app.app import build_app_from
 from serve_app.catalog import load_catalog
 from serve_app.settings import Settings
+from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "integration-admin-token"
@@ -34,13 +35,16 @@ READY_TIMEOUT_S = 600
 class Platform:
     base_url: str
     settings: Settings
+    issuer: TestIssuer
 
     @property
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
-    def create_key(self, name: str) -> tuple[str, str]:
-        response = httpx.post(f"{self.base_url}/admin/v1/keys", json={"name": name}, headers=self.admin_headers)
+    def create_key(self, name: str, **fields: object) -> tuple[str, str]:
+        """A new key (id, secret); ``fields`` are the admin API's (tier, quotas, owner)."""
+        body = {"name": name, "tier": "unlimited", **fields}
+        response = httpx.post(f"{self.base_url}/admin/v1/keys", json=body, headers=self.admin_headers)
         response.raise_for_status()
         return response.json()["id"], response.json()["key"]
 
@@ -87,18 +91,27 @@ def sdk(platform: Platform, api_key: str) -> openai.OpenAI:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     models_dir = Path(os.environ.get("LLMAAS_MODELS_DIR", ROOT / ".models")).resolve()
     prepare_models.prepare_models(models_dir)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
-                        admin_token=ADMIN_TOKEN, key_cache_seconds=0)
+    issuer_context = running_issuer()
+    issuer = issuer_context.__enter__()
     port = free_port()
+    # Two ingress replicas, so that every test also checks that limits hold across replicas. Status probes
+    # every 10 s, and hung engines replaced within about a minute (tests/integration/test_status.py).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
+                        admin_token=ADMIN_TOKEN, key_cache_seconds=0, ingress_replicas=2,
+                        oidc_issuer=issuer.url, oidc_audience=AUDIENCE,
+                        status_probe_url=f"http://127.0.0.1:{port}", status_probe_seconds=10,
+                        status_probe_timeout_seconds=15, engine_stall_seconds=30,
+                        engine_health_check_period_seconds=2)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
     # More logical CPUs than the 2 cores: the engines idle most of the time in tests.
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        platform = Platform(base_url=f"http://127.0.0.1:{port}", settings=settings)
+        platform = Platform(base_url=f"http://127.0.0.1:{port}", settings=settings, issuer=issuer)
         platform.deploy()
         yield platform
     finally:
         serve.shutdown()
         ray.shutdown()
+        issuer_context.__exit__(None, None, None)

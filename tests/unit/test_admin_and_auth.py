@@ -6,6 +6,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from serve_app.catalog import Catalog
+from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -58,7 +59,8 @@ def test_an_api_key_is_not_an_admin_token(client: TestClient, auth: dict[str, st
 
 
 def test_admin_api_is_off_without_a_token(tmp_path: Path, catalog: Catalog) -> None:
-    app = build_asgi_app(Settings(data_dir=tmp_path), catalog, {"fake-chat": FakeEngine()})
+    app = build_asgi_app(Settings(data_dir=tmp_path), catalog, {"fake-chat": FakeEngine()},
+                         MeterCore(Settings(data_dir=tmp_path)))
     with TestClient(app) as client:
         response = client.get("/admin/v1/keys", headers={"Authorization": "Bearer "})
     assert response.status_code == 401
@@ -85,7 +87,7 @@ def test_v1_calls_need_a_valid_key(client: TestClient, headers: dict[str, str], 
 
 
 def test_keys_survive_a_new_app_on_the_same_data_dir(settings: Settings, catalog: Catalog) -> None:
-    with TestClient(build_asgi_app(settings, catalog, {})) as first:
+    with TestClient(build_asgi_app(settings, catalog, {}, MeterCore(settings))) as first:
         secret = first.post("/admin/v1/keys", json={"name": "a"}, headers=ADMIN).json()["key"]
-    with TestClient(build_asgi_app(settings, catalog, {})) as second:
+    with TestClient(build_asgi_app(settings, catalog, {}, MeterCore(settings))) as second:
         assert second.get("/v1/models", headers={"Authorization": f"Bearer {secret}"}).status_code == 200

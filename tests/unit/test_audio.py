@@ -18,6 +18,7 @@ from serve_app.audio.formats import timestamp
 from serve_app.audio.languages import LANGUAGES
 from serve_app.audio.routes import InMemoryMultiPartParser
 from serve_app.catalog import Catalog
+from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -176,7 +177,8 @@ def test_audio_may_be_larger_than_other_bodies(client: TestClient, auth: dict[st
                                                catalog: Catalog) -> None:
     settings = Settings(data_dir=tmp_path / "big", admin_token=ADMIN_TOKEN, max_body_bytes=8 * 1024,
                         max_audio_bytes=64 * 1024)
-    with TestClient(build_asgi_app(settings, catalog, {"fake-whisper": FakeTranscriber()})) as big:
+    with TestClient(build_asgi_app(settings, catalog, {"fake-whisper": FakeTranscriber()},
+                                    MeterCore(settings))) as big:
         key = big.post("/admin/v1/keys", json={"name": "t"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         headers = {"Authorization": f"Bearer {key.json()['key']}"}
         assert post(big, headers, audio=wav(2.0)).status_code == 200  # 16 kB, over the 8 kB body limit
@@ -210,7 +212,8 @@ def test_no_key_is_401(client: TestClient) -> None:
 
 
 def test_english_only_models_refuse_other_languages_and_translation(settings: Settings, catalog: Catalog) -> None:
-    app = build_asgi_app(settings, catalog, {"fake-whisper": FakeTranscriber(multilingual=False)})
+    app = build_asgi_app(settings, catalog, {"fake-whisper": FakeTranscriber(multilingual=False)},
+                         MeterCore(settings))
     with TestClient(app) as english:
         key = english.post("/admin/v1/keys", json={"name": "t"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         headers = {"Authorization": f"Bearer {key.json()['key']}"}

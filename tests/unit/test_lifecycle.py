@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.testclient import TestClient
 
 from serve_app.catalog import Catalog
+from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
@@ -35,7 +36,7 @@ def lifecycle_client(settings: Settings) -> Iterator[TestClient]:
     catalog = Catalog.model_validate({"models": CATALOG})
     # As build_app does: a retired model has no deployment, the ingress alone answers for it.
     engines = {str(e["id"]): FakeEngine() for e in CATALOG if e["id"] != "gone"}
-    app = build_asgi_app(settings, catalog, engines, today=lambda: TODAY)
+    app = build_asgi_app(settings, catalog, engines, MeterCore(settings), today=lambda: TODAY)
     with TestClient(app) as client:
         key = client.post("/admin/v1/keys", json={"name": "t"}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         client.headers["Authorization"] = f"Bearer {key.json()['key']}"

@@ -1,0 +1,135 @@
+"""A run's results as Markdown, written into benchmarks/README.md between markers (reruns replace it)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+START = "<!-- benchmark-results:start -->"
+END = "<!-- benchmark-results:end -->"
+
+# The issue's targets.
+TARGET_TTFT_ADDED_MS = 5.0
+TARGET_CHAT_THROUGHPUT = 0.95
+TARGET_LIBRARY_THROUGHPUT = 0.9
+
+
+def number(value: object, digits: int | None = None) -> str:
+    """A table cell: NaN and None as a dash; 3 significant figures unless ``digits`` is given."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if not isinstance(value, int | float):
+        return str(value)
+    if digits is not None:
+        return f"{value:.{digits}f}"
+    magnitude = abs(value)
+    return f"{value:.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
+
+
+def _stats(summary: Mapping[str, Any], metric: str, stats: Sequence[str]) -> str:
+    return " / ".join(number(summary[metric][stat]) for stat in stats)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def chat_tables(chat: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for bare, ours in zip(chat["bare"], chat["platform"], strict=True):
+        for name, summary in (("bare vLLM", bare), ("platform", ours)):
+            rows.append([summary["load"], name, _stats(summary, "ttft_ms", ("p50", "p90", "p99")),
+                         number(summary["tpot_ms"]["p50"]), _stats(summary, "itl_ms", ("p50", "p90", "p99")),
+                         _stats(summary, "e2e_ms", ("p50", "p99")), number(summary["output_tokens_per_s"]),
+                         number(summary["requests_per_s"], 2), str(summary["errors"])])
+    absolute = table(["load", "system", "TTFT p50 / p90 / p99 ms", "TPOT p50 ms", "ITL p50 / p90 / p99 ms",
+                      "e2e p50 / p99 ms", "output tok/s", "req/s", "errors"], rows)
+    ratio_rows = [[label, f"{r['ttft_p50_added_ms']:+.1f} ms", number(r["ttft_p50"], 2), number(r["ttft_p99"], 2),
+                   number(r["tpot_p50"], 2), number(r["itl_p50"], 2), number(r["itl_p99"], 2),
+                   number(r["e2e_p50"], 2), number(r["output_tokens_per_s"], 2), number(r["requests_per_s"], 2)]
+                  for label, r in chat["ratios"].items()]
+    ratios = table(["load", "TTFT p50 added", "TTFT p50", "TTFT p99", "TPOT p50", "ITL p50", "ITL p99", "e2e p50",
+                    "output tok/s", "req/s"], ratio_rows)
+    return [*absolute, "", "Platform / bare vLLM (latency ratios: lower is better; throughput: higher):", "", *ratios]
+
+
+def units_table(family: Mapping[str, Any], unit: str) -> list[str]:
+    rows = []
+    bares = family["bare"] if isinstance(family["bare"], list) else [family["bare"]] * len(family["platform"])
+    for bare, ours in zip(bares, family["platform"], strict=True):
+        rows.append([ours["load"], number(bare["units_per_s"]), number(ours["units_per_s"]),
+                     number(family["ratios"][ours["load"]], 2), _stats(bare, "latency_ms", ("p50", "p99")),
+                     _stats(ours, "latency_ms", ("p50", "p99")), str(ours["errors"])])
+    return table(["load", f"bare {unit}", f"platform {unit}", "ratio", "bare latency p50 / p99 ms",
+                  "platform latency p50 / p99 ms", "errors"], rows)
+
+
+def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
+    """The issue's targets, each with the value this run reached (levels that did not run are skipped)."""
+    found: list[dict[str, object]] = []
+
+    def check(name: str, value: float, goal: str, met: bool) -> None:
+        found.append({"target": name, "goal": goal, "value": value, "met": bool(met) and not math.isnan(value)})
+
+    chat = results.get("chat", {}).get("ratios", {})
+    if "c=1" in chat:
+        added = chat["c=1"]["ttft_p50_added_ms"]
+        check("TTFT p50 added at c=1 (ms)", added, f"<= {TARGET_TTFT_ADDED_MS:g}", added <= TARGET_TTFT_ADDED_MS)
+    if "c=16" in chat:
+        speed = chat["c=16"]["output_tokens_per_s"]
+        check("streaming output tok/s ratio at c=16", speed, f">= {TARGET_CHAT_THROUGHPUT}",
+              speed >= TARGET_CHAT_THROUGHPUT)
+    for family, unit in (("embeddings", "inputs/s"), ("transcription", "audio s/s")):
+        for label, value in results.get(family, {}).get("ratios", {}).items():
+            check(f"{family} {unit} ratio, {label}", value, f">= {TARGET_LIBRARY_THROUGHPUT}",
+                  value >= TARGET_LIBRARY_THROUGHPUT)
+    return found
+
+
+def markdown(results: Mapping[str, Any], plot_path: str | None) -> str:
+    stamp = results["stamp"]
+    machine, settings = stamp["machine"], stamp["settings"]
+    versions = ", ".join(f"{name} {version}" for name, version in stamp["versions"].items())
+    lines = [f"Run of {results['started_at']} ({results['duration_s'] / 60:.1f} min), `{stamp['command']}`.", "",
+             f"- Machine: {machine['cpu'] or 'unknown CPU'}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+             f"GPU: {machine['gpu'] or 'none'}; {machine['os']}, Python {machine['python']}.",
+             f"- Versions: {versions}; commit {stamp['commit'] or 'unknown'}.",
+             "- Load average (1 min) at the start / after the bare engines / at the end: "
+             + " / ".join(number(value) for value in results.get("load_average", {}).values())
+             + " (above the benchmark's own load, other work on the machine skews the figures).",
+             f"- Settings: {', '.join(f'{k}={v}' for k, v in settings.items())}; environment "
+             f"{stamp['environment'] or '{}'}."]
+    if "chat" in results:
+        chat = results["chat"]
+        lines += ["", f"### Streaming chat: `{chat['model']}`, platform against bare vLLM", "",
+                  f"Mean prompt {number(chat['platform'][0]['mean_prompt_tokens'])} tokens, mean output "
+                  f"{number(chat['platform'][0]['mean_output_tokens'])} tokens (first level). "
+                  "TPOT: (e2e - TTFT) / (output tokens - 1); ITL: gaps between streamed chunks.", "",
+                  *chat_tables(chat)]
+        if plot_path:
+            lines += ["", f"![latency against load, both systems]({plot_path})"]
+    if "embeddings" in results:
+        family = results["embeddings"]
+        lines += ["", f"### Embeddings: `{family['model']}`, platform against bare sentence-transformers "
+                  f"({family['inputs']} inputs)", "", *units_table(family, "inputs/s")]
+    if "transcription" in results:
+        family = results["transcription"]
+        lines += ["", f"### Transcription: `{family['model']}`, platform against bare faster-whisper "
+                  f"({number(family['audio_seconds'])} s of audio per level)", "",
+                  *units_table(family, "audio s/s")]
+    rows = [[str(t["target"]), str(t["goal"]), number(t["value"], 2), "met" if t["met"] else "**not met**"]
+            for t in results.get("targets", [])]
+    if rows:
+        lines += ["", "### Targets", "", *table(["target", "goal", "this run", ""], rows)]
+    return "\n".join(lines)
+
+
+def replace_section(document: str, section: str) -> str:
+    """``document`` with the text between the markers replaced by ``section`` (markers appended if absent)."""
+    block = f"{START}\n{section.strip()}\n{END}"
+    start, end = document.find(START), document.find(END)
+    if start == -1 or end < start:
+        return document.rstrip("\n") + "\n\n" + block + "\n"
+    return document[:start] + block + document[end + len(END):]

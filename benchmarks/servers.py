@@ -1,0 +1,137 @@
+"""The two systems under test: bare vLLM's OpenAI server, and the platform on Ray Serve.
+
+Both take the model folder, engine arguments and environment of the same catalog entry. They are started
+one after the other, never together (the machine's cores are what is measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from serve_app.catalog import Catalog, ModelEntry
+
+READY_TIMEOUT_S = 600
+APP_NAME = "bench"
+BENCH_TIER = "unlimited"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=30).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout_s} s")
+
+
+def vllm_flags(engine_args: dict[str, Any]) -> list[str]:
+    """A catalog entry's ``engine_args`` as ``vllm serve`` flags (``enforce_eager: true`` -> ``--enforce-eager``)."""
+    flags: list[str] = []
+    for name, value in engine_args.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value is False:
+            flags.append("--no-" + name.replace("_", "-"))
+        elif isinstance(value, dict):
+            flags += [flag, json.dumps(value)]
+        else:
+            flags += [flag, str(value)]
+    return flags
+
+
+@contextmanager
+def bare_vllm(entry: ModelEntry, models_dir: Path) -> Iterator[str]:
+    """vLLM's own OpenAI server on a free port, as the platform's deployment configures the engine."""
+    port = free_port()
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(models_dir / entry.source),
+               "--served-model-name", entry.id, "--max-model-len", str(entry.context_length),
+               "--disable-log-stats", *vllm_flags(entry.engine_args), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env={**os.environ, **entry.engine_env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Platform:
+    """A local Ray cluster running Serve; :meth:`deploy` replaces the app with one for the given models."""
+
+    def __init__(self, root: Path, models_dir: Path, data_dir: Path) -> None:
+        from serve_app.settings import Settings
+
+        self.admin_token = secrets.token_urlsafe(16)
+        self.settings = Settings(data_dir=data_dir, models_dir=models_dir, admin_token=self.admin_token).resolved(root)
+        self.base_url = ""
+
+    def deploy(self, catalog: Catalog) -> str:
+        """Serves ``catalog`` (replacing what ran before) and returns a fresh API key for it."""
+        from ray import serve
+
+        from serve_app.app import build_app_from
+
+        if APP_NAME in serve.status().applications:
+            serve.delete(APP_NAME)
+        serve.run(build_app_from(self.settings, catalog), name=APP_NAME, route_prefix="/", blocking=False)
+        wait_ready(f"{self.base_url}/health")
+        return self.create_key()
+
+    def create_key(self) -> str:
+        """A key on the unlimited tier where tiers exist (a 400 means they do not yet: then a plain key)."""
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        url = f"{self.base_url}/admin/v1/keys"
+        response = httpx.post(url, json={"name": "bench", "tier": BENCH_TIER}, headers=headers, timeout=30)
+        if response.status_code == 400:
+            response = httpx.post(url, json={"name": "bench"}, headers=headers, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["key"])
+
+
+@contextmanager
+def platform(root: Path, models_dir: Path) -> Iterator[Platform]:
+    """Ray and Serve up on a free port with a throw-away data directory; everything down afterwards."""
+    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+    from ray import serve
+
+    with tempfile.TemporaryDirectory(prefix="llmaas-bench-") as data_dir:
+        running = Platform(root, models_dir, Path(data_dir))
+        port = free_port()
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+        try:
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
+            running.base_url = f"http://127.0.0.1:{port}"
+            yield running
+        finally:
+            serve.shutdown()
+            ray.shutdown()

@@ -1,0 +1,194 @@
+"""Admission in the ingress: which models a key may call and whether its limits leave room, before any
+engine is called; then the ticket that meters what the request consumed."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+
+from deployments.llm_protocol import GenerationChunk
+from serve_app.catalog.schema import Pricing
+from serve_app.errors import PermissionDeniedError, QuotaExceededError, RateLimitError
+from serve_app.governance.meter import Meter
+from serve_app.governance.quotas import Measure, TierConfig, Window
+from serve_app.governance.records import AdmissionRequest, AdmissionResult, LimitStatus, Outcome, UsageRecord, cost
+from serve_app.governance.reporter import UsageReporter
+from serve_app.keys import ApiKey
+
+TOKEN_MEASURES = (Measure.TOKENS, Measure.OUTPUT_TOKENS)
+LIMIT_WORDS = {
+    "requests_per_minute": "requests per minute (RPM)",
+    "tokens_per_minute": "tokens per minute (TPM)",
+    "tokens_per_day": "tokens per day (TPD)",
+    "output_tokens_per_hour": "output tokens per hour",
+    "output_tokens_per_day": "output tokens per day",
+    "monthly_spend_cap_usd": "monthly spending cap (USD)",
+    "audio_minutes_per_month": "audio minutes per month",
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one request consumed, as the engine counted it."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+
+
+@dataclass
+class Ticket:
+    """An admitted request: its rate-limit headers, and the one usage record it will produce."""
+
+    key: ApiKey
+    model: str
+    endpoint: str
+    request_id: str
+    pricing: Pricing
+    reporter: UsageReporter | None
+    headers: dict[str, str] = field(default_factory=dict)
+    finished: bool = False
+
+    def finish(self, usage: Usage, outcome: Outcome = "completed") -> None:
+        """Meters the request once (later calls do nothing); internal identities are never billed."""
+        if self.finished:
+            return
+        self.finished = True
+        if self.reporter is None:
+            return
+        self.reporter.record(UsageRecord(
+            request_id=self.request_id, key_id=self.key.id, model=self.model, endpoint=self.endpoint,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            audio_seconds=usage.audio_seconds,
+            cost_usd=cost(self.pricing, usage.prompt_tokens, usage.completion_tokens, usage.audio_seconds),
+            outcome=outcome, ended_at=time.time()))
+
+    @contextmanager
+    def failures(self) -> Iterator[None]:
+        """Around work that reports its usage with :meth:`finish` when it succeeds: if it fails or is
+        cancelled first, the request is metered as having consumed nothing."""
+        try:
+            yield
+        except Exception:
+            self.finish(Usage(), "error")
+            raise
+        except BaseException:
+            self.finish(Usage(), "cancelled")
+            raise
+
+    def annotate(self, response: Response) -> Response:
+        response.headers.update(self.headers)
+        return response
+
+    async def meter_stream(self, chunks: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+        """Passes the engine's chunks through and meters what was generated, however the stream ends:
+        finished, cut off by the client (cancelled), or failed. The engine's own counts are the source."""
+        last: GenerationChunk | None = None
+        outcome: Outcome = "cancelled"
+        try:
+            async for chunk in chunks:
+                last = chunk
+                yield chunk
+            outcome = "completed"
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            self.finish(Usage(last.prompt_tokens, last.completion_tokens) if last else Usage(), outcome)
+
+
+class Governance:
+    """Per ingress replica: checks keys against their tier and overrides, through the shared meter."""
+
+    def __init__(self, tiers: TierConfig, meter: Meter, reporter: UsageReporter) -> None:
+        self._tiers = tiers
+        self._meter = meter
+        self._reporter = reporter
+
+    def allows(self, key: ApiKey, model: str) -> bool:
+        """Whether the key may call the model (the models it may not are also hidden from /v1/models)."""
+        return key.internal or self._tiers.effective_quotas(key.tier, key.quotas).allows_model(model)
+
+    async def admit(self, key: ApiKey, model: str, endpoint: str, request_id: str, pricing: Pricing, *,
+                    prompt_estimate: int = 0, max_output_tokens: int = 0) -> Ticket:
+        """Lets the request in, or raises 403 (model not allowed) / 429 (a limit is reached)."""
+        if key.internal:
+            return Ticket(key, model, endpoint, request_id, pricing, reporter=None)
+        quotas = self._tiers.effective_quotas(key.tier, key.quotas)
+        if not quotas.allows_model(model):
+            raise PermissionDeniedError(
+                f"This API key is not allowed to use the model `{model}`. Ask the operator to add it to the "
+                "key's allowed models.", param="model", code="model_not_allowed")
+        reservation = {
+            Measure.TOKENS: float(prompt_estimate + max_output_tokens),
+            Measure.OUTPUT_TOKENS: float(max_output_tokens),
+            Measure.COST: cost(pricing, prompt_estimate, max_output_tokens, 0.0),
+        }
+        result = await self._meter.admit(AdmissionRequest(key.id, request_id, tuple(quotas.limits()), reservation))
+        headers = rate_limit_headers(result)
+        if not result.admitted:
+            assert result.refused_by is not None
+            raise refusal(result.refused_by, result.now, headers)
+        return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers)
+
+
+def estimate_tokens(characters: int) -> int:
+    """A cheap upper-ish estimate of a prompt's tokens before the engine tokenizes it (as OpenAI does)."""
+    return characters // 4 + 1
+
+
+def rate_limit_headers(result: AdmissionResult) -> dict[str, str]:
+    """OpenAI's ``x-ratelimit-*`` headers: the per-minute request limit, and the tightest token limit."""
+    headers: dict[str, str] = {}
+    requests = next((s for s in result.statuses if s.limit.measure is Measure.REQUESTS), None)
+    if requests is not None:
+        headers.update(_headers("requests", requests, result.now))
+    tokens = [s for s in result.statuses if s.limit.measure in TOKEN_MEASURES]
+    if tokens:
+        tightest = min(tokens, key=lambda s: (s.remaining, s.resets_at))
+        headers.update(_headers("tokens", tightest, result.now))
+    return headers
+
+
+def _headers(kind: str, status: LimitStatus, now: float) -> dict[str, str]:
+    return {f"x-ratelimit-limit-{kind}": _number(status.limit.maximum),
+            f"x-ratelimit-remaining-{kind}": _number(status.remaining),
+            f"x-ratelimit-reset-{kind}": duration(status.resets_at - now)}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.6g}"
+
+
+def duration(seconds: float) -> str:
+    """A wait as OpenAI writes it in ``x-ratelimit-reset-*``: ``1s``, ``6m0s``, ``2h3m4s``, ``0.5s``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.3g}s" if seconds < 10 else f"{math.ceil(seconds)}s"
+    whole = math.ceil(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return (f"{hours}h" if hours else "") + f"{minutes}m{secs}s"
+
+
+def refusal(status: LimitStatus, now: float, headers: dict[str, str]) -> RateLimitError | QuotaExceededError:
+    limit = status.limit
+    words = LIMIT_WORDS.get(limit.name, limit.name)
+    shown_limit, shown_used = limit.maximum, status.used
+    if limit.measure is Measure.AUDIO_SECONDS:
+        shown_limit, shown_used = shown_limit / 60, shown_used / 60
+    wait = duration(status.resets_at - now)
+    if limit.window is Window.MONTH:
+        return QuotaExceededError(
+            f"You exceeded your current quota: the {words} of this API key is reached (limit {_number(shown_limit)}, "
+            f"used {_number(round(shown_used, 6))}). It resets in {wait}; ask the platform's operator to raise it.",
+            code="insufficient_quota", headers=headers)
+    return RateLimitError(
+        f"Rate limit reached for {words} on this API key: limit {_number(shown_limit)}, used "
+        f"{_number(round(shown_used, 6))}. Please try again in {wait}.",
+        code="rate_limit_exceeded", headers={**headers, "retry-after": str(max(1, math.ceil(status.resets_at - now)))})

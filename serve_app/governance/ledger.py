@@ -1,0 +1,131 @@
+"""The usage ledger: one row per metered request, written by the metering actor, idempotent by request id.
+
+It holds counts and prices only (key id, model, endpoint, tokens, audio seconds, cost, outcome, time),
+never a prompt, an answer or an audio file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from serve_app.database import METADATA
+from serve_app.governance.quotas import Measure
+from serve_app.governance.records import UsageRecord
+
+USAGE = Table(
+    "usage_records",
+    METADATA,
+    Column("request_id", String(200), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("ended_at", Float, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("audio_seconds", Float, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Index("usage_by_key_time", "key_id", "ended_at"),
+    Index("usage_by_time", "ended_at"),
+)
+
+GROUPS = ("key_id", "model", "day", "endpoint")
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    key_id: str | None = None
+    model: str | None = None
+    start: dt.date | None = None  # inclusive, UTC days
+    end: dt.date | None = None  # inclusive
+    group_by: tuple[str, ...] = ()
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        METADATA.create_all(engine, tables=[USAGE])
+
+    def write(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
+        """Stores the records not stored yet (by request id) in one transaction; returns those."""
+        if not records:
+            return []
+        unique = list({record.request_id: record for record in records}.values())
+        with self._engine.begin() as db:
+            known = set(db.execute(select(USAGE.c.request_id).where(
+                USAGE.c.request_id.in_([record.request_id for record in unique]))).scalars())
+            new = [record for record in unique if record.request_id not in known]
+            if new:
+                dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+                db.execute(dialect.insert(USAGE).on_conflict_do_nothing(), [_row(record) for record in new])
+        return new
+
+    def window_totals(self, window_start: float) -> dict[tuple[str, Measure], float]:
+        """Each key's use since ``window_start``: what a restarted actor's counters start from."""
+        query = (select(USAGE.c.key_id, func.count(), func.sum(USAGE.c.prompt_tokens + USAGE.c.completion_tokens),
+                        func.sum(USAGE.c.completion_tokens), func.sum(USAGE.c.cost_usd),
+                        func.sum(USAGE.c.audio_seconds))
+                 .where(USAGE.c.ended_at >= window_start).group_by(USAGE.c.key_id))
+        totals: dict[tuple[str, Measure], float] = {}
+        with self._engine.connect() as db:
+            for key_id, requests, tokens, output, cost, audio in db.execute(query):
+                for measure, value in ((Measure.REQUESTS, requests), (Measure.TOKENS, tokens),
+                                       (Measure.OUTPUT_TOKENS, output), (Measure.COST, cost),
+                                       (Measure.AUDIO_SECONDS, audio)):
+                    totals[key_id, measure] = float(value or 0)
+        return totals
+
+    def summary(self, query: UsageQuery) -> list[dict[str, object]]:
+        """Totals (requests, tokens, audio, cost) over the query's filters, one row per group."""
+        groups = [USAGE.c[name] for name in query.group_by]
+        statement = select(
+            *groups,
+            func.count().label("requests"),
+            func.coalesce(func.sum(USAGE.c.prompt_tokens), 0).label("prompt_tokens"),
+            func.coalesce(func.sum(USAGE.c.completion_tokens), 0).label("completion_tokens"),
+            func.coalesce(func.sum(USAGE.c.audio_seconds), 0.0).label("audio_seconds"),
+            func.coalesce(func.sum(USAGE.c.cost_usd), 0.0).label("cost_usd"),
+        )
+        if query.key_id is not None:
+            statement = statement.where(USAGE.c.key_id == query.key_id)
+        if query.model is not None:
+            statement = statement.where(USAGE.c.model == query.model)
+        if query.start is not None:
+            statement = statement.where(USAGE.c.day >= query.start.isoformat())
+        if query.end is not None:
+            statement = statement.where(USAGE.c.day <= query.end.isoformat())
+        if groups:
+            statement = statement.group_by(*groups).order_by(*groups)
+        with self._engine.connect() as db:
+            rows = [dict(row._mapping) for row in db.execute(statement)]
+        return [_rounded(row) for row in rows if row["requests"]]
+
+    def spent(self, key_id: str, since: float | None = None) -> float:
+        statement = select(func.coalesce(func.sum(USAGE.c.cost_usd), 0.0)).where(USAGE.c.key_id == key_id)
+        if since is not None:
+            statement = statement.where(USAGE.c.ended_at >= since)
+        with self._engine.connect() as db:
+            return float(db.execute(statement).scalar_one())
+
+
+def _row(record: UsageRecord) -> dict[str, object]:
+    return {"request_id": record.request_id, "key_id": record.key_id, "model": record.model,
+            "endpoint": record.endpoint, "day": record.day, "ended_at": record.ended_at,
+            "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
+            "audio_seconds": record.audio_seconds, "cost_usd": record.cost_usd, "outcome": record.outcome}
+
+
+def _rounded(row: dict[str, object]) -> dict[str, object]:
+    audio = float(row["audio_seconds"])  # type: ignore[arg-type]
+    prompt, completion = int(row["prompt_tokens"]), int(row["completion_tokens"])  # type: ignore[call-overload]
+    return {**row, "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+            "audio_seconds": round(audio, 3), "audio_minutes": round(audio / 60, 4),
+            "cost_usd": round(float(row["cost_usd"]), 8)}  # type: ignore[arg-type]
+
+

@@ -1,0 +1,115 @@
+"""Tiers and quotas: what a key may consume, read from the tiers file and a key's own overrides.
+
+Every limit is optional (``null`` means unlimited). Windows are calendar windows in UTC: a per-minute
+limit resets at the top of each minute, a per-day limit at midnight UTC, a monthly one on the 1st.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Window(StrEnum):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+class Measure(StrEnum):
+    """What a limit counts."""
+
+    REQUESTS = "requests"
+    TOKENS = "tokens"  # prompt + completion
+    OUTPUT_TOKENS = "output_tokens"
+    COST = "cost_usd"
+    AUDIO_SECONDS = "audio_seconds"
+
+
+class Quotas(BaseModel):
+    """Limits on one key. As overrides, only the fields given replace the tier's (``null`` = unlimited)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: int | None = Field(default=None, ge=0)
+    tokens_per_minute: int | None = Field(default=None, ge=0)
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    output_tokens_per_hour: int | None = Field(default=None, ge=0)
+    output_tokens_per_day: int | None = Field(default=None, ge=0)
+    monthly_spend_cap_usd: float | None = Field(default=None, ge=0)
+    audio_minutes_per_month: float | None = Field(default=None, ge=0)
+    allowed_models: frozenset[str] | None = Field(
+        default=None, description="The model ids the key may call; null for every model of the catalog."
+    )
+
+    def overridden_by(self, overrides: Quotas) -> Quotas:
+        return self.model_copy(update=overrides.model_dump(exclude_unset=True))
+
+    def limits(self) -> list[Limit]:
+        """The numeric limits that are set, each with what it counts and over which window."""
+        found = []
+        for field, (measure, window, scale) in LIMIT_FIELDS.items():
+            value = getattr(self, field)
+            if value is not None:
+                found.append(Limit(name=field, measure=measure, window=window, maximum=float(value) * scale))
+        return found
+
+    def allows_model(self, model: str) -> bool:
+        return self.allowed_models is None or model in self.allowed_models
+
+
+class Limit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    measure: Measure
+    window: Window
+    maximum: float
+
+
+LIMIT_FIELDS: dict[str, tuple[Measure, Window, float]] = {
+    "requests_per_minute": (Measure.REQUESTS, Window.MINUTE, 1),
+    "tokens_per_minute": (Measure.TOKENS, Window.MINUTE, 1),
+    "tokens_per_day": (Measure.TOKENS, Window.DAY, 1),
+    "output_tokens_per_hour": (Measure.OUTPUT_TOKENS, Window.HOUR, 1),
+    "output_tokens_per_day": (Measure.OUTPUT_TOKENS, Window.DAY, 1),
+    "monthly_spend_cap_usd": (Measure.COST, Window.MONTH, 1),
+    "audio_minutes_per_month": (Measure.AUDIO_SECONDS, Window.MONTH, 60),
+}
+
+
+class Tier(Quotas):
+    description: str = ""
+    upfront_credit_usd: float = Field(default=0, ge=0, description="Credit granted once to each key of the tier.")
+
+
+class TierConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_tier: str
+    tiers: dict[str, Tier]
+
+    @model_validator(mode="after")
+    def _default_exists(self) -> TierConfig:
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers {sorted(self.tiers)}")
+        return self
+
+    def tier(self, name: str) -> Tier:
+        return self.tiers[name]
+
+    def effective_quotas(self, tier: str, overrides: Quotas) -> Quotas:
+        """A key's limits: its tier's, with the key's own overrides (a custom contract) on top."""
+        base = self.tiers.get(tier) or self.tiers[self.default_tier]
+        return Quotas.model_validate(base.model_dump(include=set(Quotas.model_fields))).overridden_by(overrides)
+
+
+def load_tiers(path: Path) -> TierConfig:
+    with path.open() as handle:
+        data: Any = yaml.safe_load(handle)
+    return TierConfig.model_validate(data)

@@ -1,0 +1,70 @@
+"""What the ingress reports to the metering actor: one record per request, with the engine's own counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from serve_app.catalog.schema import Pricing
+from serve_app.governance.quotas import Limit, Measure
+
+Outcome = Literal["completed", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    request_id: str
+    key_id: str
+    model: str
+    endpoint: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_seconds: float = 0.0
+    cost_usd: float = 0.0
+    outcome: Outcome = "completed"
+    ended_at: float = 0.0
+
+    @property
+    def day(self) -> str:
+        return dt.datetime.fromtimestamp(self.ended_at, dt.UTC).date().isoformat()
+
+    def amounts(self) -> dict[Measure, float]:
+        return {Measure.REQUESTS: 1, Measure.TOKENS: self.prompt_tokens + self.completion_tokens,
+                Measure.OUTPUT_TOKENS: self.completion_tokens, Measure.COST: self.cost_usd,
+                Measure.AUDIO_SECONDS: self.audio_seconds}
+
+
+def cost(pricing: Pricing, prompt_tokens: int, completion_tokens: int, audio_seconds: float) -> float:
+    """The price of one request in the operator's currency, from the catalog's per-model prices."""
+    return (prompt_tokens * pricing.input_per_million / 1e6 + completion_tokens * pricing.output_per_million / 1e6
+            + audio_seconds / 60 * pricing.audio_per_minute)
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    """Asks the metering actor to let a request in: its key's limits and what the request may consume."""
+
+    key_id: str
+    request_id: str
+    limits: tuple[Limit, ...]
+    reservation: dict[Measure, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LimitStatus:
+    limit: Limit
+    used: float  # settled use in the window, plus what requests in flight have reserved
+    resets_at: float
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.limit.maximum - self.used)
+
+
+@dataclass(frozen=True)
+class AdmissionResult:
+    admitted: bool
+    statuses: tuple[LimitStatus, ...]
+    refused_by: LimitStatus | None = None
+    now: float = 0.0

@@ -1,0 +1,103 @@
+"""Admin access by OIDC: a JWT from the configured issuer, checked against the issuer's published keys.
+
+PyJWT's ``PyJWKClient`` fetches and caches the JWKS (found through the issuer's
+``/.well-known/openid-configuration`` unless ``LLMAAS_OIDC_JWKS_URL`` names it). A token must be signed
+with an asymmetric algorithm, be unexpired, come from the issuer, name the audience, carry the admin role
+in the configured claim and, if required, show multi-factor authentication in ``amr`` (RFC 8176).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import jwt
+
+from serve_app.errors import AuthenticationError, PermissionDeniedError
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+LEEWAY_SECONDS = 30
+DISCOVERY_TIMEOUT_SECONDS = 10
+
+
+class OidcVerifier:
+    def __init__(self, issuer: str, audience: str | None, jwks_url: str | None, admin_claim: str, admin_value: str,
+                 require_mfa: bool) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._jwks_url = jwks_url
+        self._admin_claim = admin_claim
+        self._admin_value = admin_value
+        self._require_mfa = require_mfa
+        self._client: jwt.PyJWKClient | None = None
+
+    def _keys(self) -> jwt.PyJWKClient:
+        if self._client is None:
+            url = self._jwks_url or _discover_jwks_url(self._issuer)
+            self._client = jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=DISCOVERY_TIMEOUT_SECONDS)
+        return self._client
+
+    def verify_admin(self, token: str) -> dict[str, Any]:
+        """The token's claims if it grants admin access; 401 if it is not a valid token, 403 if it is one
+        without the admin role or without MFA. Blocking (it may fetch the JWKS): call it in a thread."""
+        try:
+            signing_key = self._keys().get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token, signing_key.key, algorithms=ALGORITHMS, issuer=self._issuer, audience=self._audience,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iss"] + (["aud"] if self._audience else []),
+                         "verify_aud": self._audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("The admin token has expired.", code="token_expired") from None
+        except (jwt.PyJWTError, OSError) as exc:
+            raise AuthenticationError(f"Invalid admin token: {_reason(exc)}.", code="invalid_token") from None
+        if not _has_role(_claim(claims, self._admin_claim), self._admin_value):
+            raise PermissionDeniedError(
+                f"The token does not grant the admin role (`{self._admin_value}` in claim `{self._admin_claim}`).",
+                code="admin_role_required")
+        if self._require_mfa and not _shows_mfa(claims.get("amr")):
+            raise PermissionDeniedError("Admin access requires multi-factor authentication (the token's `amr`).",
+                                        code="mfa_required")
+        return claims
+
+
+def _discover_jwks_url(issuer: str) -> str:
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    with urllib.request.urlopen(url, timeout=DISCOVERY_TIMEOUT_SECONDS) as response:
+        return str(json.load(response)["jwks_uri"])
+
+
+def _claim(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _has_role(value: Any, role: str) -> bool:
+    if isinstance(value, str):
+        return role in value.split()  # a single role, or an OAuth scope string
+    if isinstance(value, list):
+        return role in value
+    return False
+
+
+def _shows_mfa(amr: Any) -> bool:
+    """RFC 8176: ``mfa`` itself, or two different methods (e.g. ``pwd`` and ``otp``)."""
+    return isinstance(amr, list) and ("mfa" in amr or len(set(amr)) >= 2)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "wrong audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "wrong issuer"
+    if isinstance(exc, jwt.InvalidSignatureError | jwt.PyJWKClientError):
+        return "signature not verified by the issuer's keys"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"missing claim `{exc.claim}`"
+    if isinstance(exc, OSError):
+        return "the issuer's keys could not be fetched"
+    return "malformed or not signed as required"
