@@ -101,11 +101,12 @@ class TierConfig(BaseModel):
         return self
 
     def tier(self, name: str) -> Tier:
-        return self.tiers[name]
+        """The named tier; a key whose tier was removed from the file falls back to the default tier."""
+        return self.tiers.get(name) or self.tiers[self.default_tier]
 
     def effective_quotas(self, tier: str, overrides: Quotas) -> Quotas:
         """A key's limits: its tier's, with the key's own overrides (a custom contract) on top."""
-        base = self.tiers.get(tier) or self.tiers[self.default_tier]
+        base = self.tier(tier)
         return Quotas.model_validate(base.model_dump(include=set(Quotas.model_fields))).overridden_by(overrides)
 
 

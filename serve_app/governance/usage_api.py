@@ -53,7 +53,7 @@ def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route
             return ledger.summary(UsageQuery(key_id=key.id, start=start, end=end, group_by=group_by))
 
         quotas = tiers.effective_quotas(key.tier, key.quotas)
-        tier = tiers.tiers.get(key.tier) or tiers.tiers[tiers.default_tier]
+        tier = tiers.tier(key.tier)
         month_start, _ = window_bounds(Window.MONTH, dt.datetime.now(dt.UTC).timestamp())
         spent_month = ledger.spent(key.id, since=month_start)
         spent_ever = ledger.spent(key.id)
