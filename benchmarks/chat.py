@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from benchmarks import load, workload
+from benchmarks import cpu, load, workload
 from benchmarks.stats import RequestRecord, summarize
 
 WARMUP_REQUESTS = 2
+IDLE_SECONDS = 5.0  # after the warm-up, nothing sent: what the system costs at rest
+SHORT_REQUESTS = 20  # then one-token answers to a one-line prompt, one at a time: the request path's own cost
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,17 @@ class Workload:
         return workload.chat_bodies(self.model, count, self.prompt_tokens, self.spread, self.max_tokens,
                                     self.seed + salt)
 
+    def short_body(self) -> dict[str, Any]:
+        return {"model": self.model, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 1,
+                "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
+
+
+@dataclass
+class Measured:
+    idle_cpu_cores: dict[str, float]
+    short_requests: dict[str, object] = field(default_factory=dict)
+    levels: list[dict[str, object]] = field(default_factory=list)
+
 
 def levels(concurrencies: Sequence[int], rates: Sequence[float], requests: int) -> list[Level]:
     """Closed-loop levels get at least two requests per stream, so every stream is measured past its first."""
@@ -43,8 +56,7 @@ def levels(concurrencies: Sequence[int], rates: Sequence[float], requests: int) 
             + [Level("rate", r, requests) for r in rates])
 
 
-async def _run(base_url: str, api_key: str, work: Workload, plan: Sequence[Level], seed: int
-               ) -> list[list[RequestRecord]]:
+async def _run(system: str, base_url: str, api_key: str, work: Workload, plan: Sequence[Level]) -> Measured:
     url = f"{base_url}/v1/chat/completions"
     headers = {"Authorization": f"Bearer {api_key}"}
     async with load.client() as http:
@@ -55,18 +67,22 @@ async def _run(base_url: str, api_key: str, work: Workload, plan: Sequence[Level
         for record in await load.closed_loop(send, work.bodies(WARMUP_REQUESTS, -1), 1):
             if not record.ok:
                 raise RuntimeError(f"warm-up request to {base_url} failed: {record.error}")
-        results = []
+        with cpu.metered() as idle:
+            await asyncio.sleep(IDLE_SECONDS)
+        measured = Measured(idle_cpu_cores=idle)
+        short = await load.closed_loop(send, [work.short_body()] * SHORT_REQUESTS, 1)
+        measured.short_requests = summarize(system, "short", short)
         for index, level in enumerate(plan):
             bodies = work.bodies(level.requests, index)
-            if level.kind == "concurrency":
-                results.append(await load.closed_loop(send, bodies, int(level.value)))
-            else:
-                results.append(await load.open_loop(send, bodies, level.value, seed + index))
-        return results
+            with cpu.metered() as cores:
+                if level.kind == "concurrency":
+                    records = await load.closed_loop(send, bodies, int(level.value))
+                else:
+                    records = await load.open_loop(send, bodies, level.value, work.seed + index)
+            measured.levels.append({**summarize(system, level.label, records), "cpu_cores": cores})
+        return measured
 
 
-def measure(system: str, base_url: str, api_key: str, work: Workload, plan: Sequence[Level]) -> list[dict[str, object]]:
-    """Every level in turn against one server; one summary per level."""
-    records = asyncio.run(_run(base_url, api_key, work, plan, work.seed))
-    return [summarize(system, level.label, level_records) for level, level_records in zip(plan, records, strict=True)]
-
+def measure(system: str, base_url: str, api_key: str, work: Workload, plan: Sequence[Level]) -> Measured:
+    """Against one server: the cores it uses at rest, short requests one at a time, then every level in turn."""
+    return asyncio.run(_run(system, base_url, api_key, work, plan))

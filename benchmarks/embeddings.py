@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import bare, load
+from benchmarks import bare, cpu, load
 from benchmarks.stats import RequestRecord, summarize_calls, summarize_units
 from serve_app.catalog import ModelEntry
 
@@ -50,7 +50,7 @@ def parse_level(text: str) -> Level:
 
 
 async def _platform(base_url: str, api_key: str, model: str, inputs: Sequence[str], plan: Sequence[Level]
-                    ) -> list[list[RequestRecord]]:
+                    ) -> list[tuple[list[RequestRecord], dict[str, float]]]:
     url = f"{base_url}/v1/embeddings"
     headers = {"Authorization": f"Bearer {api_key}"}
     async with load.client() as http:
@@ -67,14 +67,19 @@ async def _platform(base_url: str, api_key: str, model: str, inputs: Sequence[st
             return record
 
         await send(list(inputs[:8]), time.perf_counter())  # warm-up
-        return [await load.closed_loop(send, level.requests(inputs), level.concurrency) for level in plan]
+        results = []
+        for level in plan:
+            with cpu.metered() as cores:
+                records = await load.closed_loop(send, level.requests(inputs), level.concurrency)
+            results.append((records, cores))
+        return results
 
 
 def measure_platform(base_url: str, api_key: str, model: str, inputs: Sequence[str], plan: Sequence[Level]
                      ) -> list[dict[str, object]]:
     records = asyncio.run(_platform(base_url, api_key, model, inputs, plan))
-    return [summarize_units("platform", level.label, level_records)
-            for level, level_records in zip(plan, records, strict=True)]
+    return [{**summarize_units("platform", level.label, level_records), "cpu_cores": cores}
+            for level, (level_records, cores) in zip(plan, records, strict=True)]
 
 
 def measure_bare(entry: ModelEntry, models_dir: Path, inputs: Sequence[str], plan: Sequence[Level]
@@ -83,10 +88,11 @@ def measure_bare(entry: ModelEntry, models_dir: Path, inputs: Sequence[str], pla
     groups = [level.bare_groups(inputs) for level in plan]
     spec = {"kind": "embeddings", "model_dir": str(models_dir / entry.source), "engine_args": entry.engine_args,
             "groups": [group for level_groups in groups for group in level_groups]}
-    seconds = bare.run(spec, entry.engine_env)
+    with cpu.metered() as cores:  # the whole subprocess, model loading included
+        seconds = bare.run(spec, entry.engine_env)
     summaries, start = [], 0
     for level, level_groups in zip(plan, groups, strict=True):
         level_seconds = seconds[start:start + len(level_groups)]
         start += len(level_groups)
-        summaries.append(summarize_calls("bare", level.label, level_seconds, len(inputs)))
+        summaries.append({**summarize_calls("bare", level.label, level_seconds, len(inputs)), "cpu_cores": cores})
     return summaries

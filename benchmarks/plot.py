@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-PANELS = (  # (title, metric, stats drawn: solid line first, dashed second)
+PANELS = (  # (title, metric, percentiles drawn: solid line, dashed line; none for a plain number)
     ("time to first token (ms)", "ttft_ms", ("p50", "p99")),
     ("inter-token latency (ms)", "itl_ms", ("p50", "p99")),
     ("end-to-end latency (ms)", "e2e_ms", ("p50", "p99")),
-    ("output tokens/s", "output_tokens_per_s", ()),
+    ("output tokens/s", "output_tokens_per_s", (None,)),
 )
 SYSTEMS = (("bare", "bare vLLM", "tab:blue"), ("platform", "platform", "tab:orange"))
+
+
+def _value(summary: Mapping[str, Any], metric: str, stat: str | None) -> float:
+    return float(summary[metric][stat] if stat else summary[metric])
+
+
+def _draw(axis: Any, summaries: Sequence[Mapping[str, Any]], metric: str, stats: Sequence[str | None],
+          legend: str, colour: str) -> None:
+    """Closed-loop levels joined by lines; open-loop ones (arrival rates) as separate points after them."""
+    closed = [s for s in summaries if not str(s["load"]).endswith("req/s")]
+    arrivals = [s for s in summaries if str(s["load"]).endswith("req/s")]
+    for stat, marker, line in zip(stats, "os", ("-", "--"), strict=False):
+        label: str | None = f"{legend} {stat}" if stat else legend
+        for group, style in ((closed, line), (arrivals, "none")):
+            if group:
+                axis.plot([s["load"] for s in group], [_value(s, metric, stat) for s in group], marker=marker,
+                          linestyle=style, color=colour, label=label)
+                label = None  # one legend entry per line
 
 
 def plot_chat(chat: Mapping[str, Any], title: str, path: Path) -> Path:
@@ -21,21 +39,15 @@ def plot_chat(chat: Mapping[str, Any], title: str, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [summary["load"] for summary in chat["bare"]]
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for axis, (name, metric, stats) in zip(axes.flat, PANELS, strict=True):
         for system, legend, colour in SYSTEMS:
-            summaries = chat[system]
-            if not stats:
-                axis.plot(labels, [s[metric] for s in summaries], "o-", color=colour, label=legend)
-            for stat, style in zip(stats, ("o-", "s--"), strict=False):
-                axis.plot(labels, [s[metric][stat] for s in summaries], style, color=colour,
-                          label=f"{legend} {stat}")
+            _draw(axis, chat[system], metric, stats, legend, colour)
         axis.set_title(name)
         axis.set_xlabel("load (closed loop: concurrent streams; open loop: arrival rate)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
-        if stats:
+        if stats[0]:
             axis.set_yscale("log")
     figure.suptitle(title)
     figure.tight_layout()

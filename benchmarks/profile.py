@@ -15,16 +15,6 @@ SAMPLES_PER_S = 100
 TOP = 30
 
 
-def replica_pids(app: str) -> dict[str, int]:
-    """Serve replica processes of ``app`` by deployment name (``Ingress``, ``model-...``)."""
-    from ray.util.state import list_actors
-
-    prefix = f"ServeReplica:{app}:"
-    return {actor.class_name[len(prefix):]: int(actor.pid)
-            for actor in list_actors(filters=[("state", "=", "ALIVE")], limit=1000)
-            if actor.class_name.startswith(prefix) and actor.pid}
-
-
 def py_spy() -> str:
     found = Path(sys.executable).with_name("py-spy")
     if found.exists():
@@ -37,11 +27,15 @@ def py_spy() -> str:
 
 @contextmanager
 def recording(pids: dict[str, int], folder: Path, stem: str) -> Iterator[list[Path]]:
-    """Samples every process in ``pids`` until the block ends; yields the folded-stack files it will write."""
+    """Samples every process in ``pids`` until the block ends; yields the folded-stack files it will write.
+
+    Only threads holding the GIL are sampled: Python's own work, not the native threads that wait (Ray's
+    core worker, gRPC); the cores each process used are in the run's CPU table.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     outputs = [folder / f"{stem}-{name}.folded" for name in pids]
     processes = [subprocess.Popen([py_spy(), "record", "--pid", str(pid), "--rate", str(SAMPLES_PER_S),
-                                   "--format", "raw", "--nonblocking", "--output", str(out)],
+                                   "--format", "raw", "--gil", "--nonblocking", "--output", str(out)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for pid, out in zip(pids.values(), outputs, strict=True)]
     try:

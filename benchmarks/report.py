@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from benchmarks.cpu import OTHER
+
 START = "<!-- benchmark-results:start -->"
 END = "<!-- benchmark-results:end -->"
 
@@ -13,6 +15,7 @@ END = "<!-- benchmark-results:end -->"
 TARGET_TTFT_ADDED_MS = 5.0
 TARGET_CHAT_THROUGHPUT = 0.95
 TARGET_LIBRARY_THROUGHPUT = 0.9
+SYSTEMS = (("bare", "bare vLLM"), ("platform", "platform"))
 
 
 def number(value: object, digits: int | None = None) -> str:
@@ -36,7 +39,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def chat_tables(chat: Mapping[str, Any]) -> list[str]:
+def entry(family: Mapping[str, Any]) -> str:
+    if family.get("platform_entry") == "direct ingress":
+        return "its ingress replica's own HTTP port (Serve's direct ingress), without Serve's proxy"
+    return "Serve's proxy"
+
+
+def chat_tables(chat: Mapping[str, Any], cores: int) -> list[str]:
     rows = []
     for bare, ours in zip(chat["bare"], chat["platform"], strict=True):
         for name, summary in (("bare vLLM", bare), ("platform", ours)):
@@ -52,18 +61,49 @@ def chat_tables(chat: Mapping[str, Any]) -> list[str]:
                   for label, r in chat["ratios"].items()]
     ratios = table(["load", "TTFT p50 added", "TTFT p50", "TTFT p99", "TPOT p50", "ITL p50", "ITL p99", "e2e p50",
                     "output tok/s", "req/s"], ratio_rows)
-    return [*absolute, "", "Platform / bare vLLM (latency ratios: lower is better; throughput: higher):", "", *ratios]
+    lines = [*absolute, "", "Platform / bare vLLM (latency ratios: lower is better; throughput: higher):", "", *ratios]
+    return lines + short_table(chat) + cpu_table(chat, cores)
+
+
+def short_table(chat: Mapping[str, Any]) -> list[str]:
+    """The request path's own cost: one-token answers to a one-line prompt, one request at a time."""
+    short = chat.get("short_requests", {})
+    if not all(short.get(system) for system, _ in SYSTEMS):
+        return []
+    rows = [[name, str(short[system]["requests"]), _stats(short[system], "e2e_ms", ("p50", "p90", "p99")),
+             str(short[system]["errors"])] for system, name in SYSTEMS]
+    added = short["platform"]["e2e_ms"]["p50"] - short["bare"]["e2e_ms"]["p50"]
+    return ["", f"The request path alone (one-line prompt, 1 output token, one request at a time): the platform "
+            f"adds {added:+.1f} ms at p50.", "",
+            *table(["system", "requests", "e2e p50 / p90 / p99 ms", "errors"], rows)]
+
+
+def cpu_table(chat: Mapping[str, Any], cores: int) -> list[str]:
+    """Cores used per part of the system during each level (CPU seconds / wall seconds)."""
+    def used(groups: Mapping[str, float]) -> str:
+        return ", ".join(f"{group} {share:.2f}" for group, share in groups.items() if share >= 0.01)
+
+    idle = chat.get("idle_cpu_cores", {})
+    rows = [["idle", name, used(idle[system])] for system, name in SYSTEMS if idle.get(system)]
+    rows += [[summary["load"], name, used(summary["cpu_cores"])]
+             for bare, ours in zip(chat["bare"], chat["platform"], strict=True)
+             for name, summary in (("bare vLLM", bare), ("platform", ours)) if summary.get("cpu_cores")]
+    if not rows:
+        return []
+    return ["", f"Cores used during each level, by part (CPU seconds / wall seconds; the machine has {cores}):", "",
+            *table(["load", "system", "cores used"], rows)]
 
 
 def units_table(family: Mapping[str, Any], unit: str) -> list[str]:
     rows = []
     bares = family["bare"] if isinstance(family["bare"], list) else [family["bare"]] * len(family["platform"])
     for bare, ours in zip(bares, family["platform"], strict=True):
+        other = " / ".join(number(s.get("cpu_cores", {}).get(OTHER), 2) for s in (bare, ours))
         rows.append([ours["load"], number(bare["units_per_s"]), number(ours["units_per_s"]),
                      number(family["ratios"][ours["load"]], 2), _stats(bare, "latency_ms", ("p50", "p99")),
-                     _stats(ours, "latency_ms", ("p50", "p99")), str(ours["errors"])])
+                     _stats(ours, "latency_ms", ("p50", "p99")), str(ours["errors"]), other])
     return table(["load", f"bare {unit}", f"platform {unit}", "ratio", "bare latency p50 / p99 ms",
-                  "platform latency p50 / p99 ms", "errors"], rows)
+                  "platform latency p50 / p99 ms", "errors", "cores taken by other work (bare / platform)"], rows)
 
 
 def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
@@ -104,10 +144,11 @@ def markdown(results: Mapping[str, Any], plot_path: str | None) -> str:
     if "chat" in results:
         chat = results["chat"]
         lines += ["", f"### Streaming chat: `{chat['model']}`, platform against bare vLLM", "",
+                  f"The client reached the platform through {entry(chat)}.", "",
                   f"Mean prompt {number(chat['platform'][0]['mean_prompt_tokens'])} tokens, mean output "
                   f"{number(chat['platform'][0]['mean_output_tokens'])} tokens (first level). "
                   "TPOT: (e2e - TTFT) / (output tokens - 1); ITL: gaps between streamed chunks.", "",
-                  *chat_tables(chat)]
+                  *chat_tables(chat, machine["cores"])]
         if plot_path:
             lines += ["", f"![latency against load, both systems]({plot_path})"]
     if "embeddings" in results:

@@ -46,7 +46,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--embedding-model", default="all-MiniLM-L6-v2")
     add("--transcription-model", default="whisper-base")
     add("--concurrency", type=int, nargs="*", default=[1, 4, 16], help="closed-loop levels: concurrent streams")
-    add("--rate", type=float, nargs="*", default=[1.0], help="open-loop levels: Poisson arrivals per second")
+    add("--rate", type=float, nargs="*", default=[0.5], help="open-loop levels: Poisson arrivals per second")
     add("--requests", type=int, default=16, help="requests per chat level (closed loops: at least 2 per stream)")
     add("--prompt-tokens", type=int, default=256, help="mean prompt length")
     add("--length-spread", type=float, default=0.5, help="prompt lengths uniform in mean * (1 +- spread)")
@@ -57,6 +57,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--transcription-concurrency", type=int, nargs="+", default=[1])
     add("--seed", type=int, default=0)
     add("--quick", action="store_true", help="short levels for a smoke run: " + json.dumps(QUICK))
+    add("--entry", choices=["direct", "proxy"], default="direct",
+        help="reach the platform on its ingress replica's own port (Serve's direct ingress, on with "
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED=1) or through Serve's proxy")
     add("--profile", action="store_true", help="py-spy the platform's replicas during its chat levels "
         "(slows them: do not quote those figures)")
     add("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
@@ -101,11 +104,17 @@ class Bench:
         return self.results.setdefault(name, {"model": model.id, "engine_args": model.engine_args,
                                               "engine_env": model.engine_env})
 
+    def _chat(self, system: str, measured: chat.Measured) -> None:
+        family = self.family("chat")
+        family[system] = measured.levels
+        family.setdefault("idle_cpu_cores", {})[system] = measured.idle_cpu_cores
+        family.setdefault("short_requests", {})[system] = measured.short_requests
+
     def bare(self) -> None:
         models_dir = self.args.models_dir
         if "chat" in self.families:
             with servers.bare_vllm(self.entries["chat"], models_dir) as base_url:
-                self.family("chat")["bare"] = chat.measure("bare", base_url, "none", self.work, self.chat_plan)
+                self._chat("bare", chat.measure("bare", base_url, "none", self.work, self.chat_plan))
         if "embeddings" in self.families:
             self.family("embeddings")["bare"] = embeddings.measure_bare(self.entries["embeddings"], models_dir,
                                                                         self.inputs, self.embedding_plan)
@@ -117,22 +126,30 @@ class Bench:
         with servers.platform(ROOT, self.args.models_dir) as running:
             for name in self.families:
                 api_key = running.deploy(Catalog(models=[self.entries[name]]))
+                base_url = self._entry(name, running.base_url)
                 if name == "chat":
                     with self._profiled():
-                        self.family(name)["platform"] = chat.measure("platform", running.base_url, api_key,
-                                                                     self.work, self.chat_plan)
+                        self._chat("platform", chat.measure("platform", base_url, api_key, self.work,
+                                                            self.chat_plan))
                 elif name == "embeddings":
                     self.family(name)["platform"] = embeddings.measure_platform(
-                        running.base_url, api_key, self.entries[name].id, self.inputs, self.embedding_plan)
+                        base_url, api_key, self.entries[name].id, self.inputs, self.embedding_plan)
                 else:
                     self.family(name)["platform"] = transcription.measure_platform(
-                        running.base_url, api_key, self.entries[name].id, self.clips,
-                        self.args.transcription_concurrency)
+                        base_url, api_key, self.entries[name].id, self.clips, self.args.transcription_concurrency)
+
+    def _entry(self, family: str, proxy_url: str) -> str:
+        """Where the client reaches the platform: the ingress replica's own port, or Serve's proxy."""
+        direct = servers.direct_ingress_url(servers.APP_NAME) if self.args.entry == "direct" else None
+        if direct:
+            servers.wait_ready(f"{direct}/health")
+        self.family(family)["platform_entry"] = "direct ingress" if direct else "Serve proxy"
+        return direct or proxy_url
 
     def _profiled(self) -> contextlib.AbstractContextManager[object]:
         if not self.args.profile:
             return contextlib.nullcontext()
-        pids = profile.replica_pids(servers.APP_NAME)
+        pids = servers.replica_pids(servers.APP_NAME)
         return profile.recording(pids, self.args.results_dir / "profiles", self.stem)
 
     def ratios(self) -> None:
@@ -183,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.ratios()
     results = {"started_at": started.isoformat(timespec="seconds"),
                "duration_s": (dt.datetime.now(dt.UTC) - started).total_seconds(), "load_average": load_average,
-               "stamp": stamp(ROOT, _settings(args), "python -m benchmarks " + shlex.join(sys.argv[1:])),
+               "stamp": stamp(ROOT, _settings(args), shlex.join(["python", "-m", "benchmarks", *sys.argv[1:]])),
                **bench.results}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     plot_file = None

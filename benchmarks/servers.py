@@ -6,6 +6,7 @@ one after the other, never together (the machine's cores are what is measured).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -90,8 +91,10 @@ class Platform:
         from serve_app.settings import Settings
 
         self.admin_token = secrets.token_urlsafe(16)
-        self.settings = Settings(data_dir=data_dir, models_dir=models_dir, admin_token=self.admin_token).resolved(root)
-        self.base_url = ""
+        # The status prober's synthetic requests would land in the middle of the measured ones.
+        self.settings = Settings(data_dir=data_dir, models_dir=models_dir, admin_token=self.admin_token,
+                                 status_prober=False).resolved(root)
+        self.base_url = ""  # Serve's proxy
 
     def deploy(self, catalog: Catalog) -> str:
         """Serves ``catalog`` (replacing what ran before) and returns a fresh API key for it."""
@@ -114,6 +117,36 @@ class Platform:
             response = httpx.post(url, json={"name": "bench"}, headers=headers, timeout=30)
         response.raise_for_status()
         return str(response.json()["key"])
+
+
+def replica_pids(app: str) -> dict[str, int]:
+    """Serve replica processes of ``app`` by deployment name (``Ingress``, ``model-...``), from the process
+    titles Ray gives its workers (``ray::ServeReplica:APP:DEPLOYMENT``); Ray's state API needs the dashboard."""
+    import psutil
+
+    prefix = f"ray::ServeReplica:{app}:"
+    found = {}
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            title = " ".join(process.cmdline())
+            if title.startswith(prefix):
+                found[title[len(prefix):].split()[0].split(".")[0]] = process.pid
+    return found
+
+
+def direct_ingress_url(app: str) -> str | None:
+    """The ingress replica's own HTTP server (Serve's direct ingress, on with ``RAY_SERVE_THROUGHPUT_OPTIMIZED``):
+    the port it listens on in Serve's direct-ingress range. None without direct ingress."""
+    import psutil
+    from ray.serve._private import constants
+
+    pid = replica_pids(app).get("Ingress")
+    if pid is None or not constants.RAY_SERVE_ENABLE_DIRECT_INGRESS:
+        return None
+    low, high = constants.RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT, constants.RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT
+    ports = sorted(connection.laddr.port for connection in psutil.Process(pid).net_connections(kind="tcp")
+                   if connection.status == psutil.CONN_LISTEN and low <= connection.laddr.port <= high)
+    return f"http://127.0.0.1:{ports[0]}" if ports else None
 
 
 @contextmanager

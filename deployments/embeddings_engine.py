@@ -8,6 +8,7 @@ together (``serve.batch``); the ingress splits large requests so they spread acr
 from __future__ import annotations
 
 import asyncio
+import copy
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,9 @@ class EmbeddingDeployment:
         self._native_dimensions = int(self._model.get_sentence_embedding_dimension() or 0)
         self._truncatable = bool(entry.engine_args.get("truncatable_dimensions", False))
         self._batch_size = int(entry.engine_args.get("batch_size", 32))
+        # A copy for counting: a fast tokenizer holds its truncation settings as mutable state, and
+        # model.encode (in a worker thread) sets them while requests are counted on the event loop.
+        self._counting_tokenizer = copy.deepcopy(self._model.tokenizer)
         self._stall_seconds = stall_seconds
         self._watch = EngineWatch(stall_seconds)  # here only for its fault hook: check_health encodes for real
 
@@ -67,7 +71,7 @@ class EmbeddingDeployment:
         return [vectors[start:end].astype(np.float32) for start, end in itertools.pairwise(bounds)]
 
     def _texts_and_tokens(self, inputs: list[str | list[int]]) -> tuple[list[str], int]:
-        tokenizer = self._model.tokenizer
+        tokenizer = self._counting_tokenizer
         texts: list[str] = []
         total = 0
         for index, item in enumerate(inputs):

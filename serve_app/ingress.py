@@ -29,6 +29,7 @@ from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
 from serve_app.governance import usage_api
 from serve_app.governance.admission import Governance
+from serve_app.governance.leases import LeasedMeter
 from serve_app.governance.ledger import Ledger
 from serve_app.governance.meter import ActorMeter, Meter
 from serve_app.governance.quotas import load_tiers
@@ -53,7 +54,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     cache = KeyCache(store, settings.key_cache_seconds)
     auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance)
     tiers = load_tiers(settings.tiers)
-    governance = Governance(tiers, meter, UsageReporter(meter, settings.metering_retry_seconds))
+    leased = LeasedMeter(meter, settings.admission_lease_seconds)
+    governance = Governance(tiers, leased, UsageReporter(leased, settings.metering_retry_seconds))
     recorder = recorder or metrics.Metrics()
     engines = metrics.instrument(engines, recorder)
     router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)

@@ -49,6 +49,11 @@ class Settings(BaseModel):
         default=True,
         description="API keys, quotas and metering. `false` serves without any of them: for benchmarks only.",
     )
+    admission_lease_seconds: float = Field(
+        default=2.0, ge=0,
+        description="How long an ingress replica may admit a key's requests on its own, from a share of the key's "
+                    "remaining limits granted by the metering actor (0: the actor decides every request).",
+    )
     metering_retry_seconds: float = Field(
         default=0.2, gt=0, description="First delay before an ingress replica resends usage the meter did not take."
     )

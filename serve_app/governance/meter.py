@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,18 @@ import ray
 from serve_app.database import connect, database_url
 from serve_app.governance.ledger import Ledger
 from serve_app.governance.quotas import Limit, Measure, Window
-from serve_app.governance.records import AdmissionRequest, AdmissionResult, LimitStatus, UsageRecord
+from serve_app.governance.records import AdmissionRequest, AdmissionResult, Lease, LimitStatus, UsageRecord
 from serve_app.governance.windows import WindowCounters, window_bounds
 from serve_app.settings import Settings
 
 NAMESPACE = "llmaas"
 RESERVATION_SECONDS = 3600.0  # a request never reported (a crashed ingress) stops holding its reservation
+LEASE_SHARE = 0.1  # a lease covers this share of what each of the key's limits has left
+LEASE_MIN_REQUESTS = 4  # ... and is granted only when that share fits at least this many such requests
+LEASE_GRACE_SECONDS = 30.0  # a lease its replica never released (a crashed ingress) is dropped after this
+SETTLED_MEMORY_SECONDS = 120.0  # how long reported request ids are remembered (see ``release``)
+
+InFlight = Sequence[tuple[str, dict[Measure, float]]]
 
 
 class Meter(Protocol):
@@ -34,12 +41,21 @@ class Meter(Protocol):
 
     async def report(self, records: Sequence[UsageRecord]) -> int: ...
 
+    async def release(self, lease_id: str, in_flight: InFlight) -> None: ...
+
 
 @dataclass
 class _Reservation:
+    """What a request in flight (or a lease) may still consume. A reservation that holds
+    ``Measure.REQUESTS`` stands for requests not counted yet: their records count them when reported."""
+
     key_id: str
     amounts: dict[Measure, float]
     admitted_at: float
+    expires_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.expires_at = self.expires_at or self.admitted_at + RESERVATION_SECONDS
 
 
 @dataclass
@@ -60,8 +76,8 @@ class _Reservations:
     def held(self, key_id: str, measure: Measure) -> float:
         return sum(self.by_request[request_id].amounts.get(measure, 0.0) for request_id in self.by_key.get(key_id, ()))
 
-    def expire(self, before: float) -> None:
-        for request_id in [rid for rid, r in self.by_request.items() if r.admitted_at < before]:
+    def expire(self, now: float) -> None:
+        for request_id in [rid for rid, r in self.by_request.items() if r.expires_at < now]:
             self.pop(request_id)
 
 
@@ -73,6 +89,7 @@ class MeterCore:
         self._clock = clock
         self._counters = WindowCounters()
         self._reservations = _Reservations()
+        self._settled: dict[str, float] = {}  # request id -> when its record was counted
         self._write_lock = asyncio.Lock()
         now = clock()
         for window in Window:
@@ -81,7 +98,7 @@ class MeterCore:
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
         now = self._clock()
-        self._reservations.expire(now - RESERVATION_SECONDS)
+        self._reservations.expire(now)
         statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
         refused = next((status for status in statuses if status.used >= status.limit.maximum), None)
         if refused is not None:
@@ -89,7 +106,39 @@ class MeterCore:
         self._counters.add(request.key_id, {Measure.REQUESTS: 1}, now)
         self._reservations.add(request.request_id, _Reservation(request.key_id, dict(request.reservation), now))
         statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
-        return AdmissionResult(admitted=True, statuses=tuple(statuses), now=now)
+        lease = self._lease(request, tuple(statuses), now) if request.lease_seconds > 0 else None
+        return AdmissionResult(admitted=True, statuses=tuple(statuses), now=now, lease=lease)
+
+    def _lease(self, request: AdmissionRequest, statuses: tuple[LimitStatus, ...], now: float) -> Lease | None:
+        """A share of what every limit of the key has left, held here as a reservation; none when a
+        limit is close enough that the share would not fit a few requests like this one (near a limit,
+        every request is decided here, exactly)."""
+        amounts: dict[Measure, float] = {}
+        for status in statuses:
+            measure = status.limit.measure
+            share = status.remaining * LEASE_SHARE
+            need = 1.0 if measure is Measure.REQUESTS else request.reservation.get(measure, 0.0)
+            if share <= 0 or share < LEASE_MIN_REQUESTS * need:
+                return None
+            amounts[measure] = min(share, amounts.get(measure, share))
+        expires_at = min([now + request.lease_seconds, *(status.resets_at for status in statuses)])
+        lease_id = f"lease-{uuid.uuid4().hex}"
+        self._reservations.add(lease_id, _Reservation(request.key_id, amounts, now,
+                                                      expires_at=expires_at + LEASE_GRACE_SECONDS))
+        return Lease(lease_id, request.key_id, amounts, statuses, expires_at)
+
+    async def release(self, lease_id: str, in_flight: InFlight) -> None:
+        """A replica gives a lease back. Its requests still in flight keep a reservation each (requests
+        counted when reported); those whose record already arrived are not held again."""
+        async with self._write_lock:
+            lease = self._reservations.pop(lease_id)
+            if lease is None:
+                return
+            now = self._clock()
+            for request_id, amounts in in_flight:
+                if request_id not in self._settled:
+                    self._reservations.add(request_id, _Reservation(lease.key_id,
+                                                                    {**amounts, Measure.REQUESTS: 1.0}, now))
 
     async def report(self, records: Sequence[UsageRecord]) -> int:
         """Writes the records to the ledger (once each) and settles their reservations; returns how many
@@ -97,21 +146,29 @@ class MeterCore:
         async with self._write_lock:
             new = await asyncio.to_thread(self._ledger.write, records)
             now = self._clock()
+            self._forget_settled(now)
             fresh = {record.request_id for record in new}
             for record in records:
                 reservation = self._reservations.pop(record.request_id)
+                self._settled[record.request_id] = now
                 if record.request_id not in fresh:
                     continue
                 amounts = record.amounts()
-                if reservation is not None:
+                if reservation is not None and Measure.REQUESTS not in reservation.amounts:
                     del amounts[Measure.REQUESTS]  # counted when it was admitted (by this incarnation)
                 self._counters.add(record.key_id, amounts, now)
             return len(new)
 
+    def _forget_settled(self, now: float) -> None:
+        while self._settled:
+            request_id, settled_at = next(iter(self._settled.items()))
+            if settled_at > now - SETTLED_MEMORY_SECONDS:
+                break
+            del self._settled[request_id]
+
     def _status(self, key_id: str, limit: Limit, now: float) -> LimitStatus:
         used = self._counters.used(key_id, limit.measure, limit.window, now)
-        if limit.measure is not Measure.REQUESTS:
-            used += self._reservations.held(key_id, limit.measure)
+        used += self._reservations.held(key_id, limit.measure)
         return LimitStatus(limit=limit, used=used, resets_at=window_bounds(limit.window, now)[1])
 
 
@@ -143,3 +200,6 @@ class ActorMeter:
     async def report(self, records: Sequence[UsageRecord]) -> int:
         count: int = await self._handle().report.remote(list(records))
         return count
+
+    async def release(self, lease_id: str, in_flight: InFlight) -> None:
+        await self._handle().release.remote(lease_id, list(in_flight))

@@ -49,6 +49,7 @@ class AdmissionRequest:
     request_id: str
     limits: tuple[Limit, ...]
     reservation: dict[Measure, float] = field(default_factory=dict)
+    lease_seconds: float = 0.0  # > 0: also asks for a lease (see serve_app/governance/leases.py)
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,18 @@ class LimitStatus:
 
 
 @dataclass(frozen=True)
+class Lease:
+    lease_id: str
+    key_id: str
+    amounts: dict[Measure, float]
+    statuses: tuple[LimitStatus, ...]
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class AdmissionResult:
     admitted: bool
     statuses: tuple[LimitStatus, ...]
     refused_by: LimitStatus | None = None
     now: float = 0.0
+    lease: Lease | None = None

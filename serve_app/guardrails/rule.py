@@ -4,6 +4,9 @@ Rules are written against the folded form of a text (see :mod:`serve_app.guardra
 casefolded, accents stripped, look-alike letters mapped to Latin, curly quotes mapped to ``"`` and
 ``'``, runs of spaces collapsed (newlines kept). So a pattern says ``systeme``, never ``système``.
 
+Rules are plain data until :func:`compile_rule` turns them into a :class:`Matcher`, which the guard does
+when it is built (nothing is compiled at import time).
+
 Speed: Python's ``re`` tries every branch of an alternation at every position, so a rule's patterns are
 grouped under anchor words (``on("ignore forget | instructions rules", ...)``): a group runs only on a
 text that has, for each ``|``-separated set, a word starting like one of its anchors (first five letters;
@@ -38,33 +41,46 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A detection rule: its groups' matches are evidence of ``category``, worth ``weight``."""
+
+    name: str
+    category: str
+    weight: float
+    groups: tuple[Group, ...]
+    damping: Damping = Damping.NONE
+    template: bool = False  # also applies to the application's own system/developer messages
+    compact: bool = False  # written for letters-only text (spaced-out letters squeezed together); only used there
+
+
+@dataclass(frozen=True)
 class Compiled:
     pattern: re.Pattern[str]
     anchors: tuple[frozenset[str], ...]
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One compiled rule. ``leet`` holds the same groups for the leetspeak view (``l`` merged into ``i``)."""
+class Matcher:
+    """A compiled rule. ``leet`` holds the same groups for the leetspeak view (``l`` merged into ``i``)."""
 
-    name: str
-    category: str
-    weight: float
+    rule: Rule
     groups: tuple[Compiled, ...]
     leet: tuple[Compiled, ...]
-    damping: Damping
-    template: bool  # also applies to the application's own system/developer messages
-    compact: bool  # written for letters-only text (spaced-out letters squeezed together); only used there
+
+
+def compile_rule(rule: Rule) -> Matcher:
+    return Matcher(rule, tuple(_compile(g, leet=False) for g in rule.groups),
+                   tuple(_compile(g, leet=True) for g in rule.groups))
 
 
 class AnchorIndex:
     """Which groups a text's words wake up, found from the words rather than by asking every group."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, matchers: Iterable[Matcher]) -> None:
         self._index: dict[str, list[tuple[int, int]]] = {}
         self._needed: dict[int, int] = {}
-        for rule in rules:
-            for group in (*rule.groups, *rule.leet):
+        for matcher in matchers:
+            for group in (*matcher.groups, *matcher.leet):
                 self._needed[id(group)] = (1 << len(group.anchors)) - 1
                 for bit, anchor in enumerate(group.anchors):
                     for stem in anchor:
@@ -91,9 +107,7 @@ def always(*patterns: str) -> Group:
 
 def rule(name: str, category: str, weight: float, *groups: Group, damping: Damping = Damping.NONE,
          template: bool = False, compact: bool = False) -> Rule:
-    return Rule(name=name, category=category, weight=weight, groups=tuple(_compile(g, leet=False) for g in groups),
-                leet=tuple(_compile(g, leet=True) for g in groups), damping=damping, template=template,
-                compact=compact)
+    return Rule(name, category, weight, groups, damping, template, compact)
 
 
 def stems(words: Iterable[str]) -> frozenset[str]:

@@ -29,7 +29,7 @@ class Probe:
     ttfb_ms: float | None
     throughput: float | None
     error: str | None
-    maintenance: bool = False
+    counted: bool = True
 
     @property
     def outcome(self) -> Outcome:
@@ -53,11 +53,12 @@ class ProbeHistory:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def add(self, results: Sequence[ProbeResult], in_maintenance: Collection[str]) -> None:
+    def add(self, results: Sequence[ProbeResult], uncounted: Collection[str] = ()) -> None:
+        """Stores results; those of models in ``uncounted`` (maintenance, not started) do not count."""
         if not results:
             return
         rows = [{"model": r.model, "at": r.at, "day": int(r.at // DAY), "ok": r.ok, "ttfb_ms": r.ttfb_ms,
-                 "throughput": r.throughput, "error": r.error, "maintenance": r.model in in_maintenance}
+                 "throughput": r.throughput, "error": r.error, "counted": r.model not in uncounted}
                 for r in results]
         with self._engine.begin() as db:
             db.execute(insert(PROBES), rows)
@@ -65,21 +66,21 @@ class ProbeHistory:
     def recent(self, models: Iterable[str], limit: int) -> dict[str, list[Probe]]:
         """The last ``limit`` probes of each model, newest first."""
         columns = (PROBES.c.at, PROBES.c.ok, PROBES.c.ttfb_ms, PROBES.c.throughput, PROBES.c.error,
-                   PROBES.c.maintenance)
+                   PROBES.c.counted)
         with self._engine.connect() as db:
             return {model: [Probe(*row) for row in db.execute(
                 select(*columns).where(PROBES.c.model == model).order_by(PROBES.c.at.desc()).limit(limit))]
                 for model in models}
 
     def uptimes(self, now: float) -> dict[str, dict[str, float | None]]:
-        """Share of successful probes per model over 24 h, 7 d and 90 d (maintenance windows left out)."""
+        """Share of successful probes per model over 24 h, 7 d and 90 d (counted probes only)."""
         ok = PROBES.c.ok
         columns = []
         for name, span in UPTIME_WINDOWS.items():
             inside = PROBES.c.at >= now - span
             columns += [func.sum(case((inside, 1), else_=0)).label(f"n{name}"),
                         func.sum(case((and_(inside, ok), 1), else_=0)).label(f"ok{name}")]
-        query = (select(PROBES.c.model, *columns).where(PROBES.c.at >= now - 90 * DAY, PROBES.c.maintenance.is_(False))
+        query = (select(PROBES.c.model, *columns).where(PROBES.c.at >= now - 90 * DAY, PROBES.c.counted.is_(True))
                  .group_by(PROBES.c.model))
         with self._engine.connect() as db:
             rows = db.execute(query).mappings().all()
@@ -91,7 +92,7 @@ class ProbeHistory:
         first = int(now // DAY) - days + 1
         query = (select(PROBES.c.model, PROBES.c.day, func.count().label("n"),
                         func.sum(case((PROBES.c.ok, 1), else_=0)).label("ok"))
-                 .where(PROBES.c.day >= first, PROBES.c.maintenance.is_(False))
+                 .where(PROBES.c.day >= first, PROBES.c.counted.is_(True))
                  .group_by(PROBES.c.model, PROBES.c.day).order_by(PROBES.c.day))
         result: dict[str, list[dict[str, Any]]] = {}
         with self._engine.connect() as db:

@@ -80,16 +80,17 @@ class Prober:
         """Stores a round's results and brings states, incidents and summaries up to date."""
         windows = self._maintenance.active(now)
         in_maintenance = {t.model for t in self._targets if any(w.covers(t.model, now) for w in windows)}
-        self._history.add(results, in_maintenance)
         models = [target.model for target in self._targets]
-        recent = self._history.recent(models, max(HISTORY_POINTS, self._thresholds.window))
         previous = self._summaries.read()
-        # What the probes say, leaving out those sent during maintenance; what the page says on top of it.
-        probed = {t.model: model_state([p.outcome for p in recent[t.model] if not p.maintenance], self._thresholds,
-                                       generative=t.kind.generative) for t in self._targets}
-        states = {m: State.UNDER_MAINTENANCE if m in in_maintenance else probed[m] for m in models}
-        # A model that has never answered (it is starting) shows its state but opens no incident.
+        # Until a model first answers it is starting: its failures count neither in uptime nor as an incident.
+        starting = {r.model for r in results if not r.ok and _first_ok(previous.get(r.model), ()) is None}
+        self._history.add(results, in_maintenance | starting)
+        recent = self._history.recent(models, max(HISTORY_POINTS, self._thresholds.window))
         first_ok = {model: _first_ok(previous.get(model), recent[model]) for model in models}
+        # What the counted probes say (all of them for a model never up); what the page says on top of it.
+        probed = {t.model: model_state([p.outcome for p in recent[t.model] if p.counted or first_ok[t.model] is None],
+                                       self._thresholds, generative=t.kind.generative) for t in self._targets}
+        states = {m: State.UNDER_MAINTENANCE if m in in_maintenance else probed[m] for m in models}
         self._incidents.reconcile({m: s for m, s in states.items() if s.is_incident and first_ok[m] is not None}, now)
         uptimes, daily = self._history.uptimes(now), self._history.daily(now)
         self._summaries.write([

@@ -22,7 +22,9 @@ PROBES = Table(
     Column("ttfb_ms", Float),
     Column("throughput", Float),
     Column("error", String(64)),
-    Column("maintenance", Boolean, nullable=False, default=False),  # left out of uptime
+    # False for probes during maintenance, or before the model ever answered (it was starting): such probes
+    # count neither in uptime nor in the model's state.
+    Column("counted", Boolean, nullable=False, default=True),
     Index("status_probes_by_model_time", "model", "at"),
     Index("status_probes_by_time", "at"),
 )

@@ -95,13 +95,15 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     issuer = issuer_context.__enter__()
     port = free_port()
     # Two ingress replicas, so that every test also checks that limits hold across replicas. Status probes
-    # every 10 s, and hung engines replaced within about a minute (tests/integration/test_status.py).
+    # every 10 s, and hung engines replaced within about a minute (tests/integration/test_status.py); two busy
+    # CPU cores are slow, not degraded.
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
                         admin_token=ADMIN_TOKEN, key_cache_seconds=0, ingress_replicas=2,
                         oidc_issuer=issuer.url, oidc_audience=AUDIENCE,
                         status_probe_url=f"http://127.0.0.1:{port}", status_probe_seconds=10,
                         status_probe_timeout_seconds=15, engine_stall_seconds=30,
-                        engine_health_check_period_seconds=2)
+                        engine_health_check_period_seconds=2, status_degraded_ttfb_ms=60_000,
+                        status_degraded_tokens_per_second=0)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
     # More logical CPUs than the 2 cores: the engines idle most of the time in tests.

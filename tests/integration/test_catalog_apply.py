@@ -170,7 +170,7 @@ def test_apply_adds_rescales_and_deprecates_without_failing_in_flight_requests(c
     first = cluster.submit(before)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     wait_until_healthy(cluster.base_url)
-    key = httpx.post(f"{cluster.base_url}/admin/v1/keys", json={"name": "apply"},
+    key = httpx.post(f"{cluster.base_url}/admin/v1/keys", json={"name": "apply", "tier": "unlimited"},
                      headers={"Authorization": f"Bearer {ADMIN}"}).json()["key"]
     traffic = Traffic(cluster.base_url, key)
     threads = [threading.Thread(target=traffic.run) for _ in range(2)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from benchmarks import chat, embeddings, profile, run, servers, workload
+from benchmarks import chat, cpu, embeddings, profile, run, servers, workload
 
 
 def test_prompt_lengths_are_reproducible_and_within_the_spread() -> None:
@@ -65,7 +67,7 @@ def test_quick_shortens_only_what_was_not_given() -> None:
     assert args.requests == run.QUICK["requests"]
     assert args.rate == []
     full = run.arguments([])
-    assert full.concurrency == [1, 4, 16] and full.rate == [1.0]
+    assert full.concurrency == [1, 4, 16] and full.rate == [0.5]
 
 
 def test_a_profile_summary_ranks_functions_by_self_and_inclusive_samples() -> None:
@@ -75,3 +77,30 @@ def test_a_profile_summary_ranks_functions_by_self_and_inclusive_samples() -> No
     assert text.splitlines()[0] == "100 samples"
     assert " 60.0%  idle" in text and " 30.0%  encode" in text
     assert "100.0%  main\n 60.0%  idle" in text  # inclusive: main is on every stack
+
+
+def test_processes_are_grouped_by_their_part_of_the_system() -> None:
+    assert cpu.group("ray::ServeReplica:bench:Ingress", ours=True) == "ingress replica"
+    assert cpu.group("ray::ServeReplica:bench:model-SmolLM2-135M-Instruct", ours=True) == "model replica"
+    assert cpu.group("ray::ServeReplica:bench:StatusProber", ours=True) == "other Serve replicas"
+    assert cpu.group("python -m vllm.entrypoints.openai.api_server --model m", ours=True) == "vLLM server"
+    assert cpu.group("ray::MeterCore.admit", ours=True) == "metering actor"
+    assert cpu.group("VLLM::EngineCore", ours=True) == "vLLM engine core"
+    assert cpu.group("/venv/ray/core/src/ray/raylet/raylet --flags", ours=True) == "Ray raylet"
+    assert cpu.group("ray::ServeController", ours=True) == "Serve controller"
+    assert cpu.group("ray::IDLE", ours=True) == "Ray: ray::IDLE"
+    assert cpu.group("/venv/bin/python -u /venv/ray/_private/log_monitor.py --x", ours=True) == "Ray log monitor"
+    assert cpu.group("/venv/bin/python3.11 -m ray.thing --x", ours=True) == "Ray: ray.thing"
+    assert cpu.group("python -m vllm.entrypoints.openai.api_server", ours=False) == cpu.OTHER
+
+
+def test_cores_used_are_cpu_seconds_over_wall_seconds_per_group() -> None:
+    before = {1: ("model replica", 10.0), 2: ("ingress replica", 5.0), 3: (cpu.OTHER, 1.0)}
+    after = {1: ("model replica", 13.0), 2: ("ingress replica", 5.5), 4: (cpu.OTHER, 0.5)}  # 3 ended, 4 started
+    assert cpu.cores(before, after, wall_s=2.0) == {"model replica": 1.5, "ingress replica": 0.25, cpu.OTHER: 0.25}
+    assert list(cpu.cores(before, after, wall_s=2.0)) == ["model replica", "ingress replica", cpu.OTHER]
+    assert cpu.cores(before, after, wall_s=0) == {}
+
+
+def test_a_snapshot_finds_this_process_as_the_client() -> None:
+    assert cpu.snapshot()[os.getpid()][0] == cpu.CLIENT

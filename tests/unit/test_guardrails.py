@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import pickle
 
 import pytest
 
@@ -197,3 +198,10 @@ def test_the_conversation_budget_reads_newest_messages_first() -> None:
     old_attack = [("user", ATTACK)] + [("user", "Tell me about trams. " * 20)] * 10
     assert not guard.inspect(old_attack).detected
     assert guard.inspect([*old_attack[1:], ("user", ATTACK)]).detected
+
+
+def test_a_pickled_guard_keeps_its_settings_and_works() -> None:
+    guard = pickle.loads(pickle.dumps(PromptGuard(max_chars=3_000)))
+    filler = "The tram line will be extended to the northern districts. " * 200
+    assert not guard.inspect(user(filler + " " + ATTACK + " " + filler)).detected
+    assert guard.inspect(user(ATTACK)).detected

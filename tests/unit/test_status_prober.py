@@ -134,6 +134,21 @@ async def test_a_model_that_never_answered_opens_no_incident(http: httpx.AsyncCl
     assert document["incidents"] == []
 
 
+async def test_failures_while_a_model_starts_are_not_held_against_it(http: httpx.AsyncClient, prober: Prober,
+                                                                      engine: FakeEngine) -> None:
+    engine.fail_with = RuntimeError("still loading")
+    await prober.round()
+    await prober.round()
+    assert by_id(await status(http))["fake-chat"]["state"] == "major_outage"  # true: it does not answer yet
+    engine.fail_with = None
+    await prober.round()
+    document = await status(http)
+    chat = by_id(document)["fake-chat"]
+    assert chat["state"] == "operational" and chat["uptime"]["24h"] == 1.0
+    assert [p["ok"] for p in chat["history"]] == [False, False, True]  # the chart still shows them
+    assert document["incidents"] == []
+
+
 async def test_a_refused_prober_key_is_reissued_and_its_round_not_counted(
         settings: Settings, catalog: Catalog, http: httpx.AsyncClient) -> None:
     engine = connect(settings)

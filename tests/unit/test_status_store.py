@@ -32,11 +32,11 @@ def probe(model: str, at: float, ok: bool = True) -> ProbeResult:
                        error=None if ok else "timeout")
 
 
-def test_uptime_over_each_window_leaves_maintenance_out(database: Engine) -> None:
+def test_uptime_over_each_window_counts_only_counted_probes(database: Engine) -> None:
     history = ProbeHistory(database)
-    history.add([probe("m", NOW - 60), probe("m", NOW - 120, ok=False)], in_maintenance=())
-    history.add([probe("m", NOW - 3 * DAY, ok=False)], in_maintenance=())
-    history.add([probe("m", NOW - 30, ok=False)], in_maintenance={"m"})
+    history.add([probe("m", NOW - 60), probe("m", NOW - 120, ok=False)])
+    history.add([probe("m", NOW - 3 * DAY, ok=False)])
+    history.add([probe("m", NOW - 30, ok=False)], uncounted={"m"})  # in maintenance, say
     uptime = history.uptimes(NOW)["m"]
     assert uptime == {"24h": 0.5, "7d": pytest.approx(1 / 3), "90d": pytest.approx(1 / 3)}
     days = history.daily(NOW)["m"]
@@ -45,9 +45,11 @@ def test_uptime_over_each_window_leaves_maintenance_out(database: Engine) -> Non
 
 def test_recent_probes_come_newest_first(database: Engine) -> None:
     history = ProbeHistory(database)
-    history.add([probe("m", NOW - 10), probe("m", NOW - 5, ok=False), probe("other", NOW)], in_maintenance=())
-    recent = history.recent(["m"], limit=5)["m"]
-    assert [(p.at, p.ok, p.error) for p in recent] == [(NOW - 5, False, "timeout"), (NOW - 10, True, None)]
+    history.add([probe("m", NOW - 10), probe("m", NOW - 5, ok=False), probe("other", NOW)], uncounted={"other"})
+    recent = history.recent(["m", "other"], limit=5)
+    assert [(p.at, p.ok, p.error, p.counted) for p in recent["m"]] == [(NOW - 5, False, "timeout", True),
+                                                                      (NOW - 10, True, None, True)]
+    assert [p.counted for p in recent["other"]] == [False]
 
 
 def test_an_incident_opens_gathers_models_and_resolves_when_all_are_back(database: Engine) -> None:
@@ -92,7 +94,7 @@ def test_admins_set_titles_and_post_updates(database: Engine) -> None:
 
 def test_history_older_than_the_retention_is_pruned(database: Engine) -> None:
     history, incidents, maintenance = ProbeHistory(database), IncidentStore(database), MaintenanceStore(database)
-    history.add([probe("m", NOW - 91 * DAY), probe("m", NOW)], in_maintenance=())
+    history.add([probe("m", NOW - 91 * DAY), probe("m", NOW)])
     incidents.reconcile({"m": State.MAJOR_OUTAGE}, NOW - 95 * DAY)
     incidents.reconcile({}, NOW - 94 * DAY)
     maintenance.create("old", [], NOW - 99 * DAY, NOW - 98 * DAY, NOW - 100 * DAY)
