@@ -49,27 +49,32 @@ class VLLMDeployment:
         self._watch = EngineWatch(stall_seconds)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        from vllm.exceptions import VLLMValidationError
         from vllm.utils.async_utils import merge_async_iterators
 
         inputs = await self._render(request)
         prompt_lengths = [len(cast(list[int], engine_input.get("prompt_token_ids", []))) for engine_input in inputs]
-        streams = [
-            self._engine.generate(engine_input, self._sampling_params(request.sampling, length),
-                                  f"{request.request_id}-{index}")
-            for index, (engine_input, length) in enumerate(zip(inputs, prompt_lengths, strict=True))
-        ]
-        n = request.sampling.n
-        completion_tokens = 0
-        self._watch.started()
-        async for prompt_index, output in merge_async_iterators(*streams):
-            await self._watch.hold()
-            self._watch.progressed()
-            choices = []
-            for completion in output.outputs:
-                completion_tokens += len(completion.token_ids)
-                finish = _FINISH_REASONS.get(completion.finish_reason or "")
-                choices.append(ChoiceDelta(prompt_index * n + completion.index, completion.text, finish))
-            yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
+        try:
+            streams = [
+                self._engine.generate(engine_input, self._sampling_params(request.sampling, length),
+                                      f"{request.request_id}-{index}")
+                for index, (engine_input, length) in enumerate(zip(inputs, prompt_lengths, strict=True))
+            ]
+            n = request.sampling.n
+            completion_tokens = 0
+            self._watch.started()
+            async for prompt_index, output in merge_async_iterators(*streams):
+                await self._watch.hold()
+                self._watch.progressed()
+                choices = []
+                for completion in output.outputs:
+                    completion_tokens += len(completion.token_ids)
+                    finish = _FINISH_REASONS.get(completion.finish_reason or "")
+                    choices.append(ChoiceDelta(prompt_index * n + completion.index, completion.text, finish))
+                yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
+        except VLLMValidationError as exc:  # vLLM's own checks as it takes the request (token ids out of vocabulary)
+            default = "prompt" if request.messages is None else "messages"
+            raise InvalidRequestError(str(exc.args[0]), param=exc.parameter or default, code="invalid_value") from None
 
     async def check_health(self) -> None:
         """Fails when the engine is dead, or hung: requests waited for tokens that never came (see watchdog)."""

@@ -7,20 +7,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any, cast
 
+import ray
+from ray import serve
 from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from deployments.embeddings_engine import EmbeddingDeployment
 from deployments.vllm_engine import VLLMDeployment
 from deployments.whisper_engine import WhisperDeployment
+from serve_app import tls
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 from serve_app.ingress import Ingress
 from serve_app.settings import Settings
 from serve_app.status.prober import StatusProber
 from serve_app.status.probes import ProbeTarget
+from serve_app.telemetry import NO_TELEMETRY_ENV, platform_env
 
 
 def _model_deployment(entry: ModelEntry, settings: Settings) -> Application:
@@ -28,7 +33,8 @@ def _model_deployment(entry: ModelEntry, settings: Settings) -> Application:
     actor_options: dict[str, Any] = {
         "num_cpus": entry.resources.num_cpus,
         "num_gpus": entry.resources.num_gpus,
-        "runtime_env": {"env_vars": entry.engine_env},
+        # The platform's environment (telemetry off, TLS 1.3) wins over the catalog's engine_env.
+        "runtime_env": {"env_vars": {**entry.engine_env, **platform_env(settings)}},
     }
     if entry.resources.memory_gb:
         actor_options["memory"] = int(entry.resources.memory_gb * 1024**3)
@@ -73,7 +79,8 @@ def build_app_from(settings: Settings, catalog: Catalog) -> Application:
     today = dt.datetime.now(dt.UTC).date()
     served = [entry for entry in catalog.models if entry.lifecycle.status(today) != "retired"]
     handles = {entry.id: _model_deployment(entry, settings) for entry in served}
-    ingress = cast(Deployment, Ingress).options(num_replicas=settings.ingress_replicas)
+    ingress = cast(Deployment, Ingress).options(num_replicas=settings.ingress_replicas,
+                                                ray_actor_options=_with_platform_env(Ingress, settings))
     prober = _status_prober(settings, served) if settings.status_prober else None
     return ingress.bind(settings, catalog, handles, prober)
 
@@ -82,7 +89,35 @@ def _status_prober(settings: Settings, served: list[ModelEntry]) -> Application:
     """One prober for the cluster; it gets only its targets, so price or date changes leave it running."""
     today = dt.datetime.now(dt.UTC).date()
     targets = [ProbeTarget.for_entry(entry) for entry in served if entry.lifecycle.status(today) != "preview"]
-    return cast(Deployment, StatusProber).bind(settings, targets)
+    prober = cast(Deployment, StatusProber)
+    return prober.options(ray_actor_options=_with_platform_env(prober, settings)).bind(settings, targets)
+
+
+def _with_platform_env(deployment: object, settings: Settings) -> dict[str, Any]:
+    """The deployment's own actor options, its replicas started with the platform's environment."""
+    options = dict(cast(Deployment, deployment).ray_actor_options or {})
+    options["runtime_env"] = {"env_vars": platform_env(settings)}
+    return options
+
+
+def start_serve(settings: Settings, http_port: int | None = None) -> None:
+    """Prepares Ray and Serve as the platform needs them, before ``serve run`` (or ``catalog apply``) would.
+
+    Usage statistics and telemetry go off in this process's environment while Ray is not started yet, so
+    that a local cluster started from it inherits that. With TLS on, Serve is started here with the
+    certificate (``serve run`` passes no HTTP options of its own) and its controller with the platform's
+    environment, which the proxies it starts inherit; an already running Serve keeps its options.
+    ``http_port`` replaces Serve's default port 8000 (tests run beside other instances).
+    """
+    if not ray.is_initialized():
+        os.environ.update(NO_TELEMETRY_ENV)
+    if not tls.enabled(settings):
+        return
+    if not ray.is_initialized():
+        ray.init(namespace="serve")
+    port = {} if http_port is None else {"port": http_port}
+    serve.start(http_options={**tls.http_options(settings), **port},
+                controller_options={"runtime_env": {"env_vars": platform_env(settings)}})
 
 
 def build_app(args: dict[str, str] | None = None) -> Application:
@@ -91,4 +126,5 @@ def build_app(args: dict[str, str] | None = None) -> Application:
     if args and args.get("catalog"):
         settings = settings.model_copy(update={"catalog": Path(args["catalog"])})
     settings = settings.resolved()
+    start_serve(settings)
     return build_app_from(settings, load_catalog(settings.catalog))

@@ -17,6 +17,7 @@ from ray.serve.exceptions import BackPressureError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 logger = logging.getLogger("serve_app")
 
@@ -103,6 +104,13 @@ class InternalServerError(APIError):
     error_type = "server_error"
 
 
+class GatewayTimeoutError(APIError):
+    """The request took longer than the platform allows; retrying it unchanged would take as long."""
+
+    status_code = 504
+    error_type = "server_error"
+
+
 def model_not_found(model: str) -> NotFoundError:
     return NotFoundError(
         f"The model `{model}` does not exist or you do not have access to it.",
@@ -120,17 +128,31 @@ def unwrap(exc: BaseException) -> BaseException:
 
 def from_validation_error(exc: ValidationError) -> InvalidRequestError:
     """A pydantic validation failure, worded the way OpenAI words it, naming the parameter."""
-    # With unions, pydantic reports one error per member; the deepest one is the most specific.
-    first = max(exc.errors(include_url=False, include_input=False), key=lambda error: len(error["loc"]))
+    # With unions, pydantic reports one error per member; the deepest one is the most specific, and of
+    # those, a broken constraint (a negative token id) says more than a member of the wrong type.
+    first = max(exc.errors(include_url=False, include_input=False),
+                key=lambda error: (_depth(error["loc"]), not error["type"].endswith("_type")))
     param = _param_path(first.get("loc", ()))
     kind = first.get("type", "")
+    if not param:  # a check across fields (a model validator): the message says which
+        return InvalidRequestError(f"Invalid request: {_sentence(first.get('msg', 'invalid body'))}",
+                                   code="invalid_value")
     if kind == "extra_forbidden":
         return InvalidRequestError(f"Unrecognized request argument supplied: {param}", param=param)
     if kind == "missing":
         return InvalidRequestError(f"Missing required parameter: '{param}'.", param=param)
-    message = str(first.get("msg", "Invalid value"))
-    return InvalidRequestError(f"Invalid value for '{param}': {message}.", param=param,
+    return InvalidRequestError(f"Invalid value for '{param}': {_sentence(first.get('msg', 'invalid value'))}",
+                               param=param,
                                code="invalid_value")
+
+
+def _depth(loc: tuple[int | str, ...]) -> int:
+    return sum(1 for part in loc if isinstance(part, int) or not _is_union_tag(part))
+
+
+def _sentence(message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    return message if message.endswith(".") else message + "."
 
 
 def _param_path(loc: tuple[int | str, ...]) -> str:
@@ -146,7 +168,8 @@ def _param_path(loc: tuple[int | str, ...]) -> str:
 def _is_union_tag(part: str) -> bool:
     # pydantic names union members and tagged variants in `loc` (e.g. "str", "list[...]",
     # "function-after[...]"); they are not parameters the client sent.
-    return "[" in part or "=" in part or part in {"str", "int", "list", "dict"} or part.startswith("function-")
+    return ("[" in part or "=" in part or part in {"str", "int", "list", "dict"}
+            or part.startswith(("function-", "constrained-")))
 
 
 def to_api_error(exc: BaseException, request_id: str) -> APIError:
@@ -171,7 +194,9 @@ def _from_http_exception(exc: HTTPException) -> APIError:
     if exc.status_code == 404:
         return NotFoundError("Not found: no such route. See /openapi.json for the API.", code="not_found")
     if exc.status_code == 405:
-        not_allowed = InvalidRequestError("Method not allowed for this route.", code="method_not_allowed")
+        # RFC 9110: a 405 lists the methods the route takes, in `Allow` (Starlette puts it in the exception).
+        not_allowed = InvalidRequestError("Method not allowed for this route.", code="method_not_allowed",
+                                          headers=exc.headers)
         not_allowed.status_code = 405
         return not_allowed
     other = APIError(str(exc.detail))
@@ -192,4 +217,14 @@ EXCEPTION_TYPES: tuple[type[Exception], ...] = (APIError, ValidationError, HTTPE
 
 async def handle_exception(request: Request, exc: Exception) -> Response:
     """Starlette exception handler: the one mapping from exceptions to responses."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        return error_response(exc, request.state.request_id, {"Allow": _allowed_methods(request)})
     return error_response(exc, request.state.request_id)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route at the request's path (Starlette names only its first route's)."""
+    routes = getattr(request.app, "routes", [])
+    methods = {method for route in routes if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE
+               for method in route.methods or ()}
+    return ", ".join(sorted(methods))

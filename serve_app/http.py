@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -95,8 +96,11 @@ def _content_length(scope: Scope) -> int | None:
 async def read_json(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        payload = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+    except _NonFiniteNumberError as exc:
+        raise InvalidRequestError(f"We could not parse the JSON body of your request: {exc.literal} is not a "
+                                  "finite number.", code="invalid_json") from None
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of thousands of digits, deep nesting
         raise InvalidRequestError(
             "We could not parse the JSON body of your request. The request body must be a JSON object.",
             code="invalid_json",
@@ -106,9 +110,33 @@ async def read_json(request: Request) -> dict[str, Any]:
     return payload
 
 
+class _NonFiniteNumberError(ValueError):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _not_json(literal: str) -> float:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which Python's parser takes but JSON does not have."""
+    raise _NonFiniteNumberError(literal)
+
+
+def _finite(literal: str) -> float:
+    """A JSON number; one too large for a float (``1e400``) would become infinity: refused."""
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NonFiniteNumberError(literal[:32])
+    return value
+
+
 async def parse_body(request: Request, model: type[Model]) -> Model:
-    """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream."""
-    return model.model_validate(await read_json(request))
+    """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream.
+
+    Strictly, as JSON: a number is not taken from a string or a boolean (``"n": true`` is a 400, as at
+    OpenAI), while what JSON cannot carry natively still parses (ISO 8601 times, arrays as sets). A model
+    whose config says ``strict=False`` is validated leniently (times given as UNIX seconds)."""
+    await read_json(request)  # a 400 `invalid_json` for what is not a JSON object of finite numbers
+    return model.model_validate_json(await request.body(), strict=model.model_config.get("strict", True))
 
 
 def json_endpoint(path: str, model: type[Model], create: Callable[[Model, Caller, str], Awaitable[Response]],

@@ -31,9 +31,12 @@ from serve_app.governance import usage_api
 from serve_app.governance.admission import Governance
 from serve_app.governance.leases import LeasedMeter
 from serve_app.governance.ledger import Ledger
+from serve_app.governance.limits import RequestLimits
 from serve_app.governance.meter import ActorMeter, Meter
 from serve_app.governance.quotas import load_tiers
 from serve_app.governance.reporter import UsageReporter
+from serve_app.guardrails import PromptGuard
+from serve_app.guardrails.gate import GuardGate
 from serve_app.http import RequestContextMiddleware, json_endpoint
 from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
@@ -45,10 +48,12 @@ from serve_app.status.report import StatusReport
 
 
 def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, HealthChecked], meter: Meter,
-                   today: Callable[[], dt.date] | None = None, recorder: metrics.Metrics | None = None) -> ASGIApp:
+                   today: Callable[[], dt.date] | None = None, recorder: metrics.Metrics | None = None,
+                   guard: PromptGuard | None = None) -> ASGIApp:
     """The whole HTTP API as a Starlette app; engines are Serve handles or, in unit tests, stand-ins, and
     ``meter`` the metering actor or, in unit tests, its logic in-process; ``recorder`` records metrics (Ray's
-    metrics by default)."""
+    metrics by default); ``guard`` is the prompt guard (by default one built from the settings: unit tests
+    share one, as it takes a moment to build)."""
     database = connect(settings)
     store = KeyStore(database)
     cache = KeyCache(store, settings.key_cache_seconds)
@@ -61,8 +66,13 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)
     status_tables.create(database)
     status = StatusReport(database, router, settings)
-    chat = ChatService(router, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts), governance)
-    completions = CompletionService(router, governance)
+    guard = guard or PromptGuard(threshold=settings.guard_threshold, max_chars=settings.guard_max_chars,
+                                 max_total_chars=settings.guard_max_total_chars)
+    gate = GuardGate(guard, recorder)
+    limits = RequestLimits.from_settings(settings)
+    chat = ChatService(router, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts), governance,
+                       limits, gate)
+    completions = CompletionService(router, governance, limits, gate)
     embeddings = EmbeddingService(router, governance)
     routes = [
         *models_api.routes(router, auth, governance),

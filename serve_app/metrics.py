@@ -75,6 +75,9 @@ FAMILIES = (
            "Mean time between generated tokens, one observation per request.", ("model",), tuple(TPOT_BUCKETS)),
     Family("llmaas_requests_in_flight", "gauge", "Requests the ingress replicas are serving, per model.",
            ("model",)),
+    Family("llmaas_guardrail_verdicts", "counter", "Prompt-guard verdicts on chat and completion requests, by model, "
+           "action (passed, flagged, blocked) and category (one count per category found; none when passed).",
+           ("model", "action", "category")),
 )
 # Serve's own gauges, per deployment, shown per model: (our name, description).
 SERVE_FAMILIES = {
@@ -133,6 +136,7 @@ class Metrics:
                          chunks: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
         choices = request.sampling.n * (len(request.prompts) if request.prompts else 1)
         call = self._enter(model)
+        call.stream_error = None  # a request sent again (a capped max_tokens, limits.py) counts by its last try
         first = last = 0.0
         prompt_tokens = completion_tokens = 0
         try:
@@ -171,6 +175,10 @@ class Metrics:
             self._leave(model)
         self._get("llmaas_audio_seconds").inc(answer.duration, tags={"model": model})
         return answer
+
+    def guard_verdict(self, model: str, action: str, categories: tuple[str, ...]) -> None:
+        for category in categories or ("none",):
+            self._get("llmaas_guardrail_verdicts").inc(1, tags={"model": model, "action": action, "category": category})
 
     def begin(self) -> tuple[_Call, Any]:
         call = _Call(started=time.perf_counter())

@@ -8,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from serve_app.admin import CreateKeyRequest, UpdateKeyRequest
+from serve_app.apidocs import render_docs
 from serve_app.audio.protocol import CreateTranscriptionRequest, CreateTranslationRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
@@ -28,9 +29,17 @@ _JSON = {"description": "OK", "content": {"application/json": {"schema": {"type"
 _JSON_OR_CSV = {"description": "JSON, or CSV with `format=csv` (or `Accept: text/csv`)",
                 "content": {"application/json": {"schema": {"type": "object"}},
                             "text/csv": {"schema": {"type": "string"}}}}
+# One server-sent event (OpenAPI 3.2's convention for `text/event-stream`): its `data` is a JSON chunk, an
+# error object, or `[DONE]` at the end.
+_EVENT = {"type": "object", "required": ["data"], "properties": {"data": {
+    "type": "string", "description": "A JSON chunk, an error object, or `[DONE]` (the last event)."}}}
 _STREAM_OR_JSON = {"description": "A JSON object, or server-sent events when `stream` is true",
                    "content": {"application/json": {"schema": {"type": "object"}},
-                               "text/event-stream": {"schema": {"type": "string"}}}}
+                               "text/event-stream": {"schema": _EVENT}}}
+_GENERATED = {**_STREAM_OR_JSON, "headers": {"x-llmaas-guardrail": {
+    "description": "`flagged` when the prompt guard found a prompt injection and the key's guard mode is `flag` (in "
+                   "`block` mode the request is a 400 with code `prompt_injection_detected`)",
+    "schema": {"type": "string", "enum": ["flagged"]}}}}
 _TEXT_OR_JSON = {"description": "JSON for `json` and `verbose_json`; plain text for `text`, `srt` and `vtt`",
                  "content": {"application/json": {"schema": {"type": "object"}},
                              "text/plain": {"schema": {"type": "string"}}}}
@@ -59,9 +68,28 @@ def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
 
 
 def _with_file(schema: dict[str, Any]) -> dict[str, Any]:
-    """A form's schema with the audio ``file`` part, which the pydantic model of its text fields leaves out."""
-    return {**schema, "properties": {"file": _AUDIO_FILE, **schema["properties"]},
-            "required": ["file", *schema.get("required", [])]}
+    """A form's schema with the audio ``file`` part, which the pydantic model of its text fields leaves out.
+    A form field cannot be ``null`` (a part holds text or a file): an optional field is left out instead."""
+    fields = {name: _not_null(field) for name, field in schema["properties"].items()}
+    return {**schema, "properties": {"file": _AUDIO_FILE, **fields}, "required": ["file", *schema.get("required", [])]}
+
+
+def _not_null(field: dict[str, Any]) -> dict[str, Any]:
+    members = [member for member in field.get("anyOf", []) if member != {"type": "null"}]
+    if len(members) != 1:
+        return field
+    rest = {key: value for key, value in field.items() if key not in ("anyOf", "default")}
+    return {**rest, **members[0]}
+
+
+def _sets_as_lists(schema: Any) -> Any:
+    """Sets (``allowed_models``) take a list whose duplicates count once: ``uniqueItems`` would say that
+    duplicates are refused."""
+    if isinstance(schema, dict):
+        return {key: _sets_as_lists(value) for key, value in schema.items() if key != "uniqueItems"}
+    if isinstance(schema, list):
+        return [_sets_as_lists(value) for value in schema]
+    return schema
 
 
 _STATUS_BODIES: list[type[BaseModel]] = [UpdateIncidentRequest, CreateIncidentUpdateRequest, CreateMaintenanceRequest]
@@ -103,6 +131,7 @@ def build_openapi() -> dict[str, Any]:
                                     ref_template="#/components/schemas/{model}")
     for form in forms:
         schemas["$defs"][form.__name__] = _with_file(schemas["$defs"][form.__name__])
+    schemas = _sets_as_lists(schemas)
     model_param = [{"name": "model", "in": "path", "required": True, "schema": {"type": "string"}}]
     key_param = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     period = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
@@ -119,10 +148,10 @@ def build_openapi() -> dict[str, Any]:
         "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401,))},
         "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404)),
                                        "parameters": model_param}},
-        "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _STREAM_OR_JSON,
-                                                    ChatCompletionRequest, limited)},
-        "/v1/completions": {"post": _operation("Create a completion", _KEY, _STREAM_OR_JSON, CompletionRequest,
-                                               limited)},
+        "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _GENERATED,
+                                                    ChatCompletionRequest, (*limited, 504))},
+        "/v1/completions": {"post": _operation("Create a completion", _KEY, _GENERATED, CompletionRequest,
+                                               (*limited, 504))},
         "/v1/embeddings": {"post": _operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
                                               limited)},
         "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
@@ -131,6 +160,9 @@ def build_openapi() -> dict[str, Any]:
         "/lifecycle": {"get": _operation("The published lifecycle: every model's dates, upcoming retirements",
                                          None, _JSON, errors=())},
         "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
+        "/openapi.json": {"get": _operation("This description (OpenAPI 3.1)", None, _JSON, errors=())},
+        "/docs": {"get": _operation("The API reference as an HTML page (no script)", None, {
+            "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=())},
         "/admin/v1/keys": {
             "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),
             "get": _operation("List API keys, without secrets", _ADMIN, _JSON, errors=(401,)),
@@ -167,10 +199,18 @@ def build_openapi() -> dict[str, Any]:
     }
 
 
+# The docs page loads nothing: no script, no style sheet, no image from anywhere.
+DOCS_HEADERS = {"content-security-policy": "default-src 'none'; style-src 'unsafe-inline'"}
+
+
 def routes() -> list[Route]:
     document = build_openapi()
+    page = render_docs(document)
 
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(document)
 
-    return [Route("/openapi.json", openapi, methods=["GET"])]
+    async def docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(page, headers=DOCS_HEADERS)
+
+    return [Route("/openapi.json", openapi, methods=["GET"]), Route("/docs", docs, methods=["GET"])]

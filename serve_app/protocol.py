@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -10,7 +10,15 @@ from deployments.llm_protocol import SamplingOptions
 from serve_app.errors import InvalidRequestError
 
 MAX_STOP_SEQUENCES = 4
-TextOrTokens = str | list[str] | list[int] | list[list[int]]
+# Token ids and seeds are bounded so that no engine is handed a number it cannot hold.
+MAX_TOKEN_ID = 2**31 - 1
+INT64 = 2**63
+TokenId = Annotated[int, Field(ge=0, le=MAX_TOKEN_ID)]
+Text = Annotated[str, Field(min_length=1)]
+TokenIds = Annotated[list[TokenId], Field(min_length=1)]
+# OpenAI's `prompt` / `input`: a string, strings, token ids, or lists of token ids; nothing empty.
+TextOrTokens = Text | Annotated[list[Text], Field(min_length=1)] | TokenIds | Annotated[list[TokenIds],
+                                                                                      Field(min_length=1)]
 
 
 def as_list(value: TextOrTokens) -> list[str | list[int]]:
@@ -38,15 +46,17 @@ class GenerationParams(BaseModel):
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int = Field(default=1, ge=1, le=128)
-    stop: str | list[str] | None = None
-    seed: int | None = None
+    stop: Text | list[Text] | None = Field(default=None, description="Up to 4 sequences, none empty.")
+    seed: int | None = Field(default=None, ge=-INT64, lt=INT64)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
-    logit_bias: dict[str, float] | None = None
-    logprobs: Any = None
+    logit_bias: dict[str, float] | None = Field(
+        default=None, json_schema_extra={"maxProperties": 0}, description="Not supported: only `{}` or null.")
+    logprobs: Any = Field(default=None, json_schema_extra={"enum": [False, 0, None]},
+                          description="Not supported: only false, 0 or null.")
 
     @field_validator("stop")
     @classmethod

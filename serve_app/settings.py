@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ENV_PREFIX = "LLMAAS_"
 
@@ -37,6 +37,22 @@ class Settings(BaseModel):
         default=25 * 1024 * 1024, gt=0, description="Largest audio file in /v1/audio uploads (OpenAI's 25 MB)."
     )
     max_image_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="Largest image in a chat message.")
+    max_n: int = Field(default=8, ge=1, le=128, description="Most choices (`n`) in one chat or completion request.")
+    max_prompt_chars: int = Field(
+        default=1_000_000, gt=0,
+        description="Most characters of text in one chat or completion request's prompt (400 beyond), checked before "
+                    "any engine tokenizes it.",
+    )
+    request_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="A chat or completion that is not streamed and takes longer is stopped (504)."
+    )
+    guard_threshold: float = Field(
+        default=0.5, gt=0, le=1, description="Prompt-guard score from which a request is a prompt injection."
+    )
+    guard_max_chars: int = Field(default=24_000, gt=0, description="Characters of one message the prompt guard reads.")
+    guard_max_total_chars: int = Field(
+        default=64_000, gt=0, description="Characters of one conversation the prompt guard reads (newest first)."
+    )
     image_url_allowed_hosts: frozenset[str] = Field(
         default=frozenset(), description="Hosts whose http(s) image URLs may be fetched (comma-separated)."
     )
@@ -113,6 +129,11 @@ class Settings(BaseModel):
     status_retention_days: int = Field(
         default=90, ge=1, description="How long probe results, incidents and maintenance windows are kept."
     )
+    tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) that every HTTP port Serve opens presents; with tls_key, TLS 1.3 only.",
+    )
+    tls_key: Path | None = Field(default=None, description="The PEM private key of tls_cert.")
 
     @field_validator("image_url_allowed_hosts", mode="before")
     @classmethod
@@ -120,6 +141,12 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("LLMAAS_TLS_CERT and LLMAAS_TLS_KEY must be set together")
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +165,7 @@ class Settings(BaseModel):
         return self.model_copy(
             update={
                 name: (root / getattr(self, name)).resolve()
-                for name in ("data_dir", "models_dir", "catalog", "tiers")
+                for name in ("data_dir", "models_dir", "catalog", "tiers", "tls_cert", "tls_key")
+                if getattr(self, name) is not None
             }
         )

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 
 from serve_app.catalog import Catalog
 from serve_app.governance.meter import MeterCore
+from serve_app.guardrails import PromptGuard
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.fakes import FakeEmbedder, FakeEngine, FakeTranscriber
@@ -68,12 +69,18 @@ def meter(settings: Settings) -> MeterCore:
     return MeterCore(settings)
 
 
+@pytest.fixture(scope="session")
+def prompt_guard() -> PromptGuard:
+    """One prompt guard for every in-process ingress (immutable; it takes a moment to build)."""
+    return PromptGuard()
+
+
 @pytest.fixture
 def app(settings: Settings, catalog: Catalog, engine: FakeEngine, embedder: FakeEmbedder, vision: FakeEngine,
-        transcriber: FakeTranscriber, meter: MeterCore) -> ASGIApp:
+        transcriber: FakeTranscriber, meter: MeterCore, prompt_guard: PromptGuard) -> ASGIApp:
     """The whole ingress in-process, every catalog model served by a stand-in engine."""
     engines = {"fake-chat": engine, "fake-embed": embedder, "fake-vision": vision, "fake-whisper": transcriber}
-    return build_asgi_app(settings, catalog, engines, meter)
+    return build_asgi_app(settings, catalog, engines, meter, guard=prompt_guard)
 
 
 @pytest.fixture

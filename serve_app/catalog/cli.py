@@ -86,9 +86,10 @@ def apply(path: Path, app_name: str) -> int:
     _print_diff(catalog, app_name)
     from ray import serve
 
-    from serve_app.app import build_app_from
+    from serve_app.app import build_app_from, start_serve
 
     settings = Settings.from_env().resolved()
+    start_serve(settings)  # TLS: Serve's HTTP options, when this apply is the one that starts Serve
     serve.run(build_app_from(settings, catalog), name=app_name, route_prefix="/", blocking=False)
     return _wait_running(app_name)
 

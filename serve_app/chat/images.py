@@ -61,7 +61,7 @@ def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
                                   param=param, code="image_too_large")
     try:
         data = binascii.a2b_base64(payload, strict_mode=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character outside ASCII
         raise InvalidRequestError("The image's base64 data is not valid base64.", param=param,
                                   code="invalid_base64") from None
     _check_format(data, param)

@@ -58,7 +58,9 @@ class AssistantMessage(_Message):
 
 def _role_tag(message: Any) -> str | None:
     role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-    return {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}.get(role or "")
+    if not isinstance(role, str):  # a list or an object as role: no tag (it must not raise)
+        return None
+    return {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}.get(role)
 
 
 # Tagged by role; the tags carry a `=` so that error paths can leave them out (errors.py).
@@ -78,7 +80,8 @@ class ChatCompletionRequest(GenerationParams):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     response_format: ResponseFormat | None = None
-    tools: list[Any] | None = None
+    tools: list[Any] | None = Field(default=None, json_schema_extra={"maxItems": 0},
+                                    description="Not supported yet: only empty or null.")
     tool_choice: Any = None
     parallel_tool_calls: bool | None = None
     metadata: dict[str, str] | None = None
@@ -105,6 +108,13 @@ class ChatCompletionRequest(GenerationParams):
             elif isinstance(message.content, list):
                 total += sum(len(part.text) for part in message.content if isinstance(part, TextPart))
         return total
+
+    def guard_messages(self) -> list[tuple[str, str]]:
+        """``(role, text)`` of every message, in order, for the prompt guard: text parts joined as the engine
+        sees them (images are not text); the guard decides what each role is inspected for."""
+        return [(message.role, message.content if isinstance(message.content, str)
+                 else "\n".join(part.text for part in message.content or () if isinstance(part, TextPart)))
+                for message in self.messages]
 
     @property
     def has_images(self) -> bool:

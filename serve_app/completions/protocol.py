@@ -13,12 +13,13 @@ MAX_PROMPTS = 64
 class CompletionRequest(GenerationParams):
     prompt: TextOrTokens
     max_tokens: int | None = Field(default=16, ge=1)
-    echo: bool = False
-    suffix: str | None = None
-    best_of: int | None = Field(default=None, ge=1)
+    echo: bool = Field(default=False, json_schema_extra={"enum": [False]}, description="Not supported: only false.")
+    suffix: str | None = Field(default=None, json_schema_extra={"maxLength": 0},
+                               description="Not supported: only empty or null.")
+    best_of: int | None = Field(default=None, ge=1, description="Must equal `n` when given.")
 
     @model_validator(mode="after")
-    def _supported(self) -> CompletionRequest:
+    def _completion_supported(self) -> CompletionRequest:  # not `_supported`: that would hide the parent's
         if self.echo:
             raise InvalidRequestError("echo is not supported on this platform.", param="echo")
         if self.suffix:

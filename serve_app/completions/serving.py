@@ -14,32 +14,54 @@ from serve_app.catalog import Capability
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.governance.admission import Governance, estimate_tokens
+from serve_app.governance.limits import RequestLimits, check_token_prompt, generate, output_limit
+from serve_app.guardrails.gate import GUARD_HEADER, GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 from serve_app.sse import stream_response
 
 
 class CompletionService:
-    def __init__(self, router: ModelRouter, governance: Governance) -> None:
+    def __init__(self, router: ModelRouter, governance: Governance, limits: RequestLimits, gate: GuardGate) -> None:
         self._router = router
         self._governance = governance
+        self._limits = limits
+        self._gate = gate
 
     async def create(self, body: CompletionRequest, key: ApiKey, request_id: str) -> Response:
         engine = self._router.llm(body.model, Capability.COMPLETIONS)
+        entry = self._router.entry(body.model)
+        self._limits.check_n(body.n)
         prompts = body.prompts()
-        request = GenerationRequest(request_id=request_id, sampling=body.sampling(max_tokens=body.max_tokens),
+        texts = [p for p in prompts if isinstance(p, str)]
+        self._limits.check_prompt(sum(len(text) for text in texts), "prompt")
+        for tokens in (p for p in prompts if isinstance(p, list)):
+            check_token_prompt(len(tokens), entry.context_length)
+        quotas = self._governance.quotas(key)
+        cap = quotas.max_tokens_per_request
+        requested = body.max_tokens
+        if cap is not None and requested is not None and "max_tokens" not in body.model_fields_set:
+            requested = min(requested, cap)  # OpenAI's default of 16, within the key's cap
+        limit = output_limit(requested, cap, "max_tokens", context_length=entry.context_length)
+        request = GenerationRequest(request_id=request_id, sampling=body.sampling(max_tokens=limit.max_tokens),
                                     prompts=prompts)
         completion_id = "cmpl-" + uuid.uuid4().hex
         created = int(time.time())
         prompt_estimate = sum(estimate_tokens(len(p)) if isinstance(p, str) else len(p) for p in prompts)
         ticket = await self._governance.admit(
-            key, body.model, "completions", request_id, self._router.entry(body.model).pricing,
-            prompt_estimate=prompt_estimate, max_output_tokens=(body.max_tokens or 0) * body.n * len(prompts))
-        chunks = ticket.meter_stream(engine.generate(request))
+            key, body.model, "completions", request_id, entry.pricing, prompt_estimate=prompt_estimate,
+            max_output_tokens=(limit.max_tokens or 0) * body.n * len(prompts), stream=body.stream, quotas=quotas)
+        with ticket.screening():
+            # Each prompt is its own request to the model: each is inspected as one user message. Token-id
+            # prompts are not inspected (the ingress has no tokenizer to read them).
+            if await self._gate.screen(quotas.guard, [[("user", text)] for text in texts], model=body.model,
+                                       param="prompt", request_id=request_id):
+                ticket.headers[GUARD_HEADER] = "flagged"
+        chunks = ticket.meter_stream(generate(engine, request, limit))
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)
             return ticket.annotate(self._router.annotate(await stream_response(events, request_id), body.model))
-        collected = await collect(chunks, len(prompts) * body.n)
+        collected = await self._limits.within_timeout(collect(chunks, len(prompts) * body.n))
         answer = Completion(
             id=completion_id,
             object="text_completion",

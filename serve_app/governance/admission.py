@@ -6,16 +6,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from starlette.responses import Response
 
 from deployments.llm_protocol import GenerationChunk
 from serve_app.catalog.schema import Pricing
-from serve_app.errors import PermissionDeniedError, QuotaExceededError, RateLimitError
+from serve_app.errors import APIError, PermissionDeniedError, QuotaExceededError, RateLimitError
 from serve_app.governance.meter import Meter
-from serve_app.governance.quotas import Measure, TierConfig, Window
+from serve_app.governance.quotas import Measure, Quotas, TierConfig, Window
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, LimitStatus, Outcome, UsageRecord, cost
 from serve_app.governance.reporter import UsageReporter
 from serve_app.keys import ApiKey
@@ -68,12 +68,24 @@ class Ticket:
             cost_usd=cost(self.pricing, usage.prompt_tokens, usage.completion_tokens, usage.audio_seconds),
             outcome=outcome, ended_at=time.time()))
 
-    @contextmanager
-    def failures(self) -> Iterator[None]:
+    def screening(self) -> AbstractContextManager[None]:
+        """Around checks of the admitted request before any engine is called (the prompt guard): a refusal
+        (an :class:`APIError`) is metered as ``refused`` with nothing consumed, so it counts as a request of the
+        key; any other failure or a cancellation as in :meth:`failures`."""
+        return self._metering_failures(refusal="refused")
+
+    def failures(self) -> AbstractContextManager[None]:
         """Around work that reports its usage with :meth:`finish` when it succeeds: if it fails or is
         cancelled first, the request is metered as having consumed nothing."""
+        return self._metering_failures(refusal="error")
+
+    @contextmanager
+    def _metering_failures(self, refusal: Outcome) -> Iterator[None]:
         try:
             yield
+        except APIError:
+            self.finish(Usage(), refusal)
+            raise
         except Exception:
             self.finish(Usage(), "error")
             raise
@@ -114,12 +126,18 @@ class Governance:
         """Whether the key may call the model (the models it may not are also hidden from /v1/models)."""
         return key.internal or self._tiers.effective_quotas(key.tier, key.quotas).allows_model(model)
 
+    def quotas(self, key: ApiKey) -> Quotas:
+        """The key's effective limits and guard mode: its tier's, with its own overrides on top."""
+        return self._tiers.effective_quotas(key.tier, key.quotas)
+
     async def admit(self, key: ApiKey, model: str, endpoint: str, request_id: str, pricing: Pricing, *,
-                    prompt_estimate: int = 0, max_output_tokens: int = 0) -> Ticket:
-        """Lets the request in, or raises 403 (model not allowed) / 429 (a limit is reached)."""
+                    prompt_estimate: int = 0, max_output_tokens: int = 0, stream: bool = False,
+                    quotas: Quotas | None = None) -> Ticket:
+        """Lets the request in, or raises 403 (model not allowed) / 429 (a limit is reached, or the key has
+        as many streams open as it may when ``stream``). ``quotas``: the key's, when the caller has them."""
         if key.internal:
             return Ticket(key, model, endpoint, request_id, pricing, reporter=None)
-        quotas = self._tiers.effective_quotas(key.tier, key.quotas)
+        quotas = self.quotas(key) if quotas is None else quotas
         if not quotas.allows_model(model):
             raise PermissionDeniedError(
                 f"This API key is not allowed to use the model `{model}`. Ask the operator to add it to the "
@@ -129,7 +147,13 @@ class Governance:
             Measure.OUTPUT_TOKENS: float(max_output_tokens),
             Measure.COST: cost(pricing, prompt_estimate, max_output_tokens, 0.0),
         }
-        result = await self._meter.admit(AdmissionRequest(key.id, request_id, tuple(quotas.limits()), reservation))
+        limits = quotas.limits()
+        stream_limit = quotas.stream_limit() if stream else None
+        if stream_limit is not None:
+            # The open stream is held as a reservation until its usage record reaches the meter.
+            limits.insert(0, stream_limit)
+            reservation[Measure.STREAMS] = 1.0
+        result = await self._meter.admit(AdmissionRequest(key.id, request_id, tuple(limits), reservation))
         headers = rate_limit_headers(result)
         if not result.admitted:
             assert result.refused_by is not None
@@ -178,6 +202,11 @@ def duration(seconds: float) -> str:
 
 def refusal(status: LimitStatus, now: float, headers: dict[str, str]) -> RateLimitError | QuotaExceededError:
     limit = status.limit
+    if limit.measure is Measure.STREAMS:
+        return RateLimitError(
+            f"Too many concurrent streams on this API key: at most {_number(limit.maximum)} streamed requests may "
+            "be open at once. Retry when one of them has finished, or send this request without `stream`.",
+            code="too_many_concurrent_streams", headers={**headers, "retry-after": "1"})
     words = LIMIT_WORDS.get(limit.name, limit.name)
     shown_limit, shown_used = limit.maximum, status.used
     if limit.measure is Measure.AUDIO_SECONDS:

@@ -2,6 +2,8 @@
 
 Every limit is optional (``null`` means unlimited). Windows are calendar windows in UTC: a per-minute
 limit resets at the top of each minute, a per-day limit at midnight UTC, a monthly one on the 1st.
+Besides windowed limits, a tier sets per-request bounds (``max_tokens_per_request``), how many streams a
+key may hold open at once (``max_concurrent_streams``) and what the prompt guard does (``guard``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ class Measure(StrEnum):
     OUTPUT_TOKENS = "output_tokens"
     COST = "cost_usd"
     AUDIO_SECONDS = "audio_seconds"
+    # Streams open now: never in a window's counters, only held by streamed requests in flight (their
+    # reservations in the metering actor), so the one actor bounds them across ingress replicas.
+    STREAMS = "streams"
+
+
+class GuardMode(StrEnum):
+    """What the prompt guard does with a request it finds to be a prompt injection."""
+
+    BLOCK = "block"  # refuse it: 400 prompt_injection_detected, the engine never sees it
+    FLAG = "flag"  # serve it, with the x-llmaas-guardrail header and a counter
+    OFF = "off"  # do not inspect
 
 
 class Quotas(BaseModel):
@@ -46,6 +59,13 @@ class Quotas(BaseModel):
     allowed_models: frozenset[str] | None = Field(
         default=None, description="The model ids the key may call; null for every model of the catalog."
     )
+    max_tokens_per_request: int | None = Field(
+        default=None, ge=1, description="Most output tokens one choice may ask for (`max_tokens`); a request that "
+        "asks for more is refused, one that does not say is capped to it.")
+    max_concurrent_streams: int | None = Field(
+        default=None, ge=0, description="Streamed requests the key may have open at once, across the cluster.")
+    guard: GuardMode = Field(
+        default=GuardMode.BLOCK, description="The prompt-injection guard: `block`, `flag` or `off`.")
 
     def overridden_by(self, overrides: Quotas) -> Quotas:
         return self.model_copy(update=overrides.model_dump(exclude_unset=True))
@@ -61,6 +81,13 @@ class Quotas(BaseModel):
 
     def allows_model(self, model: str) -> bool:
         return self.allowed_models is None or model in self.allowed_models
+
+    def stream_limit(self) -> Limit | None:
+        """The bound on open streams, for the admission of a streamed request (the window is not used)."""
+        if self.max_concurrent_streams is None:
+            return None
+        return Limit(name="max_concurrent_streams", measure=Measure.STREAMS, window=Window.MINUTE,
+                     maximum=float(self.max_concurrent_streams))
 
 
 class Limit(BaseModel):

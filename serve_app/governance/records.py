@@ -9,7 +9,7 @@ from typing import Literal
 from serve_app.catalog.schema import Pricing
 from serve_app.governance.quotas import Limit, Measure
 
-Outcome = Literal["completed", "cancelled", "error"]
+Outcome = Literal["completed", "cancelled", "error", "refused"]  # refused: by a check after admission
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class UsageRecord:
     def amounts(self) -> dict[Measure, float]:
         return {Measure.REQUESTS: 1, Measure.TOKENS: self.prompt_tokens + self.completion_tokens,
                 Measure.OUTPUT_TOKENS: self.completion_tokens, Measure.COST: self.cost_usd,
-                Measure.AUDIO_SECONDS: self.audio_seconds}
+                Measure.AUDIO_SECONDS: self.audio_seconds, Measure.STREAMS: 0.0}  # a finished stream is closed
 
 
 def cost(pricing: Pricing, prompt_tokens: int, completion_tokens: int, audio_seconds: float) -> float:
@@ -65,6 +65,11 @@ class LimitStatus:
 
 @dataclass(frozen=True)
 class Lease:
+    """A share of a key's remaining limits that one ingress replica may admit on its own until
+    ``expires_at``; the metering actor holds it as a reservation until the replica releases it.
+    ``amounts``: how much of each limited measure (requests included) it covers; a measure the key does
+    not limit is absent. ``statuses``: the key's limits when it was granted (for the rate-limit headers)."""
+
     lease_id: str
     key_id: str
     amounts: dict[Measure, float]

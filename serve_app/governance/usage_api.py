@@ -87,6 +87,9 @@ def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route
         query = UsageQuery(key_id=request.query_params.get("key_id"), model=request.query_params.get("model"),
                            start=start, end=end, group_by=group_by)
         rows = ledger.summary(query)
+        if request.query_params.get("format", "json") not in ("json", "csv"):
+            raise InvalidRequestError("Invalid value for 'format': use json or csv.", param="format",
+                                      code="invalid_value")
         if request.query_params.get("format") == "csv" or "text/csv" in request.headers.get("accept", ""):
             return _csv(rows, [*group_by, *TOTAL_FIELDS])
         totals = ledger.summary(UsageQuery(key_id=query.key_id, model=query.model, start=start, end=end))

@@ -21,6 +21,7 @@ from ray import serve
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from serve_app import tls
 from serve_app.database import connect
 from serve_app.keys import KeyStore
 from serve_app.settings import Settings
@@ -136,7 +137,8 @@ class StatusProber:
     def __init__(self, settings: Settings, targets: list[ProbeTarget]) -> None:
         engine = connect(settings)
         tables.create(engine)
-        client = httpx.AsyncClient(base_url=settings.status_probe_url, timeout=settings.status_probe_timeout_seconds)
+        client = httpx.AsyncClient(base_url=tls.probe_url(settings), verify=tls.probe_verify(settings),
+                                   timeout=settings.status_probe_timeout_seconds)
         self._prober = Prober(settings, targets, engine, Probes(client),
                               lambda: KeyStore(engine).issue_internal_key(PROBER_IDENTITY))
         self._task = asyncio.get_running_loop().create_task(self._prober.run_forever())

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Lenient types (serve_app/http.py validates other bodies strictly): times may come as UNIX seconds.
+    model_config = ConfigDict(extra="forbid", strict=False)
 
 
 class UpdateIncidentRequest(_Strict):

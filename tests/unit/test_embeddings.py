@@ -52,7 +52,7 @@ def test_large_requests_are_sliced_and_reassembled_in_order(client: TestClient, 
 @pytest.mark.parametrize(("body", "param"), [
     ({"input": ""}, "input"),
     ({"input": []}, "input"),
-    ({"input": ["ok", ""]}, "input"),
+    ({"input": ["ok", ""]}, "input[1]"),
     ({"input": "x", "encoding_format": "hex"}, "encoding_format"),
     ({"input": "x", "dimensions": 0}, "dimensions"),
     ({"input": "x", "dimensions": 3}, "dimensions"),
