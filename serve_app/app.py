@@ -103,14 +103,14 @@ def _with_platform_env(deployment: object, settings: Settings) -> dict[str, Any]
 def start_serve(settings: Settings, http_port: int | None = None) -> None:
     """Prepares Ray and Serve as the platform needs them, before ``serve run`` (or ``catalog apply``) would.
 
-    Usage statistics and telemetry go off in this process's environment while Ray is not started yet, so
-    that a local cluster started from it inherits that. With TLS on, Serve is started here with the
-    certificate (``serve run`` passes no HTTP options of its own) and its controller with the platform's
-    environment, which the proxies it starts inherit; an already running Serve keeps its options.
+    Usage statistics and telemetry go off in this process's environment, so that a local cluster started
+    from it inherits that (the deployments also carry them in their own environment). With TLS on, Serve is
+    started here with the certificate (``serve run`` passes no HTTP options of its own) and its controller
+    with the platform's environment, which the proxies it starts inherit; an already running Serve keeps
+    its options.
     ``http_port`` replaces Serve's default port 8000 (tests run beside other instances).
     """
-    if not ray.is_initialized():
-        os.environ.update(NO_TELEMETRY_ENV)
+    os.environ.update(NO_TELEMETRY_ENV)
     if not tls.enabled(settings):
         return
     if not ray.is_initialized():

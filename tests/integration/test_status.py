@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from ray import serve
+from ray.serve.handle import DeploymentHandle
 
 from serve_app.catalog import load_catalog
 from tests.integration.conftest import APP_NAME, ROOT, Platform
@@ -141,7 +141,8 @@ def test_metrics_parse_and_counters_grow_with_traffic(platform: Platform, sdk: o
     assert value(after, "llmaas_healthy_replicas", "llmaas_healthy_replicas", model=SMOL) == 1
     assert "llmaas_queued_requests" in after and "llmaas_requests_in_flight" in after
     labels = {key for samples in after.values() for s in samples for key in s.labels}
-    assert labels <= {"endpoint", "model", "status", "type", "code", "le"}  # no key, no replica, no worker
+    # No key, no replica, no worker (the guard's verdicts have an action and a category).
+    assert labels <= {"endpoint", "model", "status", "type", "code", "le", "action", "category"}
 
 
 def stall(model_id: str, seconds: float) -> None:
@@ -149,7 +150,13 @@ def stall(model_id: str, seconds: float) -> None:
     deployment = next(entry.deployment_name for entry in CATALOG.models if entry.id == model_id)
 
     async def call() -> None:  # handles need an event loop in Serve's throughput mode
-        await serve.get_deployment_handle(deployment, APP_NAME).stall_for.remote(seconds)
+        # A handle of its own, shut down in this loop: Serve's cached handles would be shut down at the
+        # end of the session, on a loop long closed.
+        handle: DeploymentHandle[Any] = DeploymentHandle(deployment, APP_NAME)
+        try:
+            await handle.stall_for.remote(seconds)
+        finally:
+            await handle.shutdown_async()
 
     asyncio.run(call())
 
