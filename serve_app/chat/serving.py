@@ -22,7 +22,7 @@ from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.governance.admission import Governance, estimate_tokens
 from serve_app.governance.limits import RequestLimits, generate, output_limit
-from serve_app.guardrails.gate import GUARD_HEADER, GuardGate
+from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 from serve_app.sse import stream_response
@@ -61,10 +61,7 @@ class ChatService:
             key, body.model, "chat.completions", request_id, entry.pricing,
             prompt_estimate=estimate_tokens(characters), max_output_tokens=(limit.max_tokens or 0) * body.n,
             stream=body.stream, quotas=quotas)
-        with ticket.screening():
-            if await self._gate.screen(quotas.guard, [body.guard_messages()], model=body.model, param="messages",
-                                       request_id=request_id):
-                ticket.headers[GUARD_HEADER] = "flagged"
+        await self._gate.apply(ticket, quotas.guard, [body.guard_messages()], model=body.model, param="messages")
         chunks = ticket.meter_stream(generate(engine, request, limit))
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)

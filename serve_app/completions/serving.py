@@ -15,7 +15,7 @@ from serve_app.completions.protocol import CompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.governance.admission import Governance, estimate_tokens
 from serve_app.governance.limits import RequestLimits, check_token_prompt, generate, output_limit
-from serve_app.guardrails.gate import GUARD_HEADER, GuardGate
+from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 from serve_app.sse import stream_response
@@ -51,12 +51,10 @@ class CompletionService:
         ticket = await self._governance.admit(
             key, body.model, "completions", request_id, entry.pricing, prompt_estimate=prompt_estimate,
             max_output_tokens=(limit.max_tokens or 0) * body.n * len(prompts), stream=body.stream, quotas=quotas)
-        with ticket.screening():
-            # Each prompt is its own request to the model: each is inspected as one user message. Token-id
-            # prompts are not inspected (the ingress has no tokenizer to read them).
-            if await self._gate.screen(quotas.guard, [[("user", text)] for text in texts], model=body.model,
-                                       param="prompt", request_id=request_id):
-                ticket.headers[GUARD_HEADER] = "flagged"
+        # Each prompt is its own request to the model: each is inspected as one user message. Token-id prompts
+        # are not inspected (the ingress has no tokenizer to read them).
+        await self._gate.apply(ticket, quotas.guard, [[("user", text)] for text in texts], model=body.model,
+                               param="prompt")
         chunks = ticket.meter_stream(generate(engine, request, limit))
         if body.stream:
             events = _stream_events(chunks, body, completion_id, created)

@@ -124,7 +124,7 @@ class Governance:
 
     def allows(self, key: ApiKey, model: str) -> bool:
         """Whether the key may call the model (the models it may not are also hidden from /v1/models)."""
-        return key.internal or self._tiers.effective_quotas(key.tier, key.quotas).allows_model(model)
+        return key.internal or self.quotas(key).allows_model(model)
 
     def quotas(self, key: ApiKey) -> Quotas:
         """The key's effective limits and guard mode: its tier's, with its own overrides on top."""

@@ -51,15 +51,18 @@ def check_token_prompt(length: int, context_length: int) -> None:
             param="prompt", code="context_length_exceeded")
 
 
-async def generate(engine: LLMEngine, request: GenerationRequest, limit: OutputLimit) -> AsyncIterator[GenerationChunk]:
+def generate(engine: LLMEngine, request: GenerationRequest, limit: OutputLimit) -> AsyncIterator[GenerationChunk]:
     """The engine's chunks for ``request``. When the cap stood in for a ``max_tokens`` the client left out and
     the prompt leaves less room than the cap, the engine refuses it; the request is then sent once more
-    without ``max_tokens``, so that it gets the room there is (less than the cap) as it would have."""
-    chunks = engine.generate(request)
+    without ``max_tokens``, so that it gets the room there is (less than the cap) as it would have. Otherwise
+    the engine's own stream, with no layer of its own per chunk."""
     if not limit.implicit:
-        async for chunk in chunks:
-            yield chunk
-        return
+        return engine.generate(request)
+    return _with_room_retry(engine, request)
+
+
+async def _with_room_retry(engine: LLMEngine, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    chunks = engine.generate(request)
     try:
         first = await anext(chunks)
     except InvalidRequestError as error:

@@ -84,12 +84,12 @@ def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route
         if unknown:
             raise InvalidRequestError(f"Invalid value for 'group_by': {', '.join(unknown)}; use any of "
                                       f"{', '.join(GROUPS)}.", param="group_by", code="invalid_value")
-        query = UsageQuery(key_id=request.query_params.get("key_id"), model=request.query_params.get("model"),
-                           start=start, end=end, group_by=group_by)
-        rows = ledger.summary(query)
         if request.query_params.get("format", "json") not in ("json", "csv"):
             raise InvalidRequestError("Invalid value for 'format': use json or csv.", param="format",
                                       code="invalid_value")
+        query = UsageQuery(key_id=request.query_params.get("key_id"), model=request.query_params.get("model"),
+                           start=start, end=end, group_by=group_by)
+        rows = ledger.summary(query)
         if request.query_params.get("format") == "csv" or "text/csv" in request.headers.get("accept", ""):
             return _csv(rows, [*group_by, *TOTAL_FIELDS])
         totals = ledger.summary(UsageQuery(key_id=query.key_id, model=query.model, start=start, end=end))

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from serve_app.errors import InvalidRequestError
 from serve_app.governance.quotas import GuardMode
 from serve_app.guardrails.detector import GuardVerdict, PromptGuard
+
+if TYPE_CHECKING:
+    from serve_app.governance.admission import Ticket
 
 logger = logging.getLogger("serve_app")
 GUARD_HEADER = "x-llmaas-guardrail"
@@ -41,6 +44,14 @@ class GuardGate:
     def __init__(self, guard: PromptGuard, recorder: VerdictRecorder) -> None:
         self._guard = guard
         self._recorder = recorder
+
+    async def apply(self, ticket: Ticket, mode: GuardMode, conversations: Sequence[Conversation], *, model: str,
+                    param: str) -> None:
+        """Screens an admitted request: a block is metered on its ticket as ``refused`` (and raised), a flag
+        puts :data:`GUARD_HEADER` on its answer."""
+        with ticket.screening():
+            if await self.screen(mode, conversations, model=model, param=param, request_id=ticket.request_id):
+                ticket.headers[GUARD_HEADER] = "flagged"
 
     async def screen(self, mode: GuardMode, conversations: Sequence[Conversation], *, model: str, param: str,
                      request_id: str) -> bool:
