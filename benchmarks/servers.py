@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from serve_app.catalog import Catalog, ModelEntry
+from serve_app.ray_env import use_serve_env
 
 READY_TIMEOUT_S = 600
 APP_NAME = "bench"
@@ -152,7 +153,7 @@ def direct_ingress_url(app: str) -> str | None:
 @contextmanager
 def platform(root: Path, models_dir: Path) -> Iterator[Platform]:
     """Ray and Serve up on a free port with a throw-away data directory; everything down afterwards."""
-    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
+    use_serve_env()  # as `make serve` runs it
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
     from ray import serve

@@ -22,6 +22,7 @@ from deployments.whisper_engine import WhisperDeployment
 from serve_app import tls
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 from serve_app.ingress import Ingress
+from serve_app.ray_env import use_serve_env
 from serve_app.settings import Settings
 from serve_app.status.prober import StatusProber
 from serve_app.status.probes import ProbeTarget
@@ -103,14 +104,15 @@ def _with_platform_env(deployment: object, settings: Settings) -> dict[str, Any]
 def start_serve(settings: Settings, http_port: int | None = None) -> None:
     """Prepares Ray and Serve as the platform needs them, before ``serve run`` (or ``catalog apply``) would.
 
-    Usage statistics and telemetry go off in this process's environment, so that a local cluster started
-    from it inherits that (the deployments also carry them in their own environment). With TLS on, Serve is
-    started here with the certificate (``serve run`` passes no HTTP options of its own) and its controller
-    with the platform's environment, which the proxies it starts inherit; an already running Serve keeps
-    its options.
+    Usage statistics and telemetry go off, and Serve's settings (``serve_app.ray_env``) go in, in this
+    process's environment, so that a local cluster started from it inherits them (the deployments also
+    carry the telemetry settings in their own environment). With TLS on, Serve is started here with the
+    certificate (``serve run`` passes no HTTP options of its own) and its controller with the platform's
+    environment, which the proxies it starts inherit; an already running Serve keeps its options.
     ``http_port`` replaces Serve's default port 8000 (tests run beside other instances).
     """
     os.environ.update(NO_TELEMETRY_ENV)
+    use_serve_env()
     if not tls.enabled(settings):
         return
     if not ray.is_initialized():

@@ -73,6 +73,11 @@ class Settings(BaseModel):
     metering_retry_seconds: float = Field(
         default=0.2, gt=0, description="First delay before an ingress replica resends usage the meter did not take."
     )
+    metering_interval_seconds: float = Field(
+        default=0.1, ge=0,
+        description="Under load, an ingress replica sends usage to the metering actor at most once per interval, "
+                    "records finished meanwhile together (0: one call per finished request).",
+    )
     oidc_issuer: str | None = Field(
         default=None, description="OIDC issuer whose JWTs are accepted on the admin API (besides the admin token)."
     )

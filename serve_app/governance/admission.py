@@ -52,6 +52,7 @@ class Ticket:
     pricing: Pricing
     reporter: UsageReporter | None
     headers: dict[str, str] = field(default_factory=dict)
+    holds_stream: bool = False  # an open-streams reservation at the meter, freed when the record arrives
     finished: bool = False
 
     def finish(self, usage: Usage, outcome: Outcome = "completed") -> None:
@@ -66,7 +67,7 @@ class Ticket:
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             audio_seconds=usage.audio_seconds,
             cost_usd=cost(self.pricing, usage.prompt_tokens, usage.completion_tokens, usage.audio_seconds),
-            outcome=outcome, ended_at=time.time()))
+            outcome=outcome, ended_at=time.time()), urgent=self.holds_stream)
 
     def screening(self) -> AbstractContextManager[None]:
         """Around checks of the admitted request before any engine is called (the prompt guard): a refusal
@@ -158,7 +159,8 @@ class Governance:
         if not result.admitted:
             assert result.refused_by is not None
             raise refusal(result.refused_by, result.now, headers)
-        return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers)
+        return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers,
+                      holds_stream=stream_limit is not None)
 
 
 def estimate_tokens(characters: int) -> int:

@@ -3,12 +3,21 @@
 A request never waits on the actor to report (its response is not held back by metering); a failed send
 (the actor restarting) keeps the batch and retries with back-off, and the ledger ignores the request ids it
 already holds, so a retry counts once.
+
+Under load, sends are at most one per ``interval_seconds``: every actor call costs both sides about as
+much as a short request's own path (measured: 3.7 ms of the actor's CPU per call at 24 embedding
+requests/s, one record each), so records finished meanwhile wait a little and share a call. Usage in the
+meter trails by at most that interval; the key's admitted requests stay reserved there until then, so
+limits only err on the safe side. A record that frees an open stream (the key's concurrent-streams limit)
+is sent at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 
 from serve_app.governance.meter import Meter
 from serve_app.governance.records import UsageRecord
@@ -19,32 +28,55 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class UsageReporter:
-    def __init__(self, meter: Meter, retry_seconds: float) -> None:
+    def __init__(self, meter: Meter, retry_seconds: float, interval_seconds: float = 0.0) -> None:
         self._meter = meter
         self._retry_seconds = retry_seconds
+        self._interval_seconds = interval_seconds
         self._pending: list[UsageRecord] = []
         self._task: asyncio.Task[None] | None = None
+        self._urgent = False  # a queued record must not wait for the interval
+        self._wake: asyncio.Future[None] | None = None  # ends the wait for the interval
+        self._last_send = -math.inf  # event-loop time of the last send
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def record(self, record: UsageRecord) -> None:
+    def record(self, record: UsageRecord, urgent: bool = False) -> None:
+        """Queues a record; ``urgent`` sends it without waiting for the interval (it frees an open stream)."""
         self._pending.append(record)
+        if urgent:
+            self._urgent = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._send_loop())
 
     async def _send_loop(self) -> None:
-        """Sends what is queued at once; records queued while a send is in flight make the next batch. So
-        the meter's counters trail the engines by one actor call, not by a timer."""
+        """Sends what is queued, at most once per interval unless a record is urgent; records queued while
+        a send is in flight make the next batch."""
         delay = self._retry_seconds
         while self._pending:
-            await asyncio.sleep(0)  # records finished in the same tick join this batch
+            await self._gather()
             if await self._send_batch():
                 delay = self._retry_seconds
             else:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    async def _gather(self) -> None:
+        """Lets the records that finish meanwhile join the batch: the same event-loop tick, or until the
+        interval since the last send has passed (an urgent record ends the wait)."""
+        await asyncio.sleep(0)
+        loop = asyncio.get_running_loop()
+        wait = self._last_send + self._interval_seconds - loop.time()
+        if wait > 0 and not self._urgent:
+            self._wake = loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake, wait)
+            self._wake = None
+        self._urgent = False
+        self._last_send = loop.time()
 
     async def _send_batch(self) -> bool:
         batch = self._pending[:MAX_BATCH]

@@ -22,6 +22,7 @@ from ray import serve
 from deployments import prepare_models
 from serve_app.app import build_app_from
 from serve_app.catalog import load_catalog
+from serve_app.ray_env import use_serve_env
 from serve_app.settings import Settings
 from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
 
@@ -105,7 +106,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                         engine_health_check_period_seconds=2, status_degraded_ttfb_ms=60_000,
                         status_degraded_tokens_per_second=0)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")  # as `make serve` runs it
+    use_serve_env()  # as `make serve` runs it
     # More logical CPUs than the 2 cores: the engines idle most of the time in tests.
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     try:

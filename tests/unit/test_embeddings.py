@@ -36,6 +36,8 @@ def test_base64_decodes_to_the_float_vectors(client: TestClient, auth: dict[str,
     for plain, packed in zip(floats, encoded, strict=True):
         decoded = np.frombuffer(base64.b64decode(packed["embedding"]), dtype="<f4")
         assert np.allclose(decoded, plain["embedding"])
+        # the JSON floats are the engine's float32 values exactly, not rounded
+        assert np.array(plain["embedding"], dtype=np.float32).tobytes() == decoded.tobytes()
 
 
 def test_large_requests_are_sliced_and_reassembled_in_order(client: TestClient, auth: dict[str, str],

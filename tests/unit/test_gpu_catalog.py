@@ -16,6 +16,7 @@ import yaml
 
 from serve_app.catalog import Capability, Catalog, ModelEntry, UseCase, load_catalog
 from serve_app.catalog.schema import MIN_NOTICE_DAYS
+from serve_app.ray_env import SERVE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 24)
@@ -292,7 +293,8 @@ def test_the_cluster_has_one_gpu_four_gpu_and_eight_gpu_workers(cluster: dict[st
     setup = " ".join(cluster["setup_commands"])
     assert 'pip install -e ".[gpu]"' in setup
     head_start = " ".join(cluster["head_start_ray_commands"])
-    assert "RAY_SERVE_THROUGHPUT_OPTIMIZED=1" in head_start
+    for name, value in SERVE_ENV.items():  # the head runs Serve with the platform's own Serve settings
+        assert f"{name}={value}" in head_start
     for commands in (cluster["head_start_ray_commands"], cluster["worker_start_ray_commands"]):
         start = " ".join(commands)
         assert "RAY_USAGE_STATS_ENABLED=0" in start and "--disable-usage-stats" in start

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from serve_app import app as app_module
 from serve_app import tls
 from serve_app.catalog import Catalog
+from serve_app.ray_env import SERVE_ENV
 from serve_app.settings import Settings
 from serve_app.telemetry import NO_TELEMETRY_ENV, platform_env
 from tests.support.certs import self_signed
@@ -188,3 +189,14 @@ def test_start_serve_switches_telemetry_off_before_ray_starts(settings: Settings
         monkeypatch.delenv(name, raising=False)
     app_module.start_serve(settings)  # no TLS: Ray and Serve are left to `serve run`
     assert {name: os.environ[name] for name in NO_TELEMETRY_ENV} == dict(NO_TELEMETRY_ENV)
+
+
+def test_start_serve_sets_serves_own_settings_keeping_the_operators(settings: Settings,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SERVE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RAY_SERVE_CONTROL_LOOP_INTERVAL_S", "0.2")
+    app_module.start_serve(settings)
+    assert os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+    assert os.environ["RAY_SERVE_CONTROL_LOOP_INTERVAL_S"] == "0.2"  # the operator's value wins
+    assert SERVE_ENV["RAY_SERVE_CONTROL_LOOP_INTERVAL_S"] == "0.5"
