@@ -25,14 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import chat, embeddings, plot, profile, report, servers, stats, transcription, workload
+from benchmarks import chat, embeddings, paired, plot, profile, report, servers, stats, transcription, workload
 from benchmarks.stamp import stamp
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("chat", "embeddings", "transcription")
 QUICK = {"concurrency": [1, 4], "rate": [], "requests": 4, "max_tokens": 32, "prompt_tokens": 128,
-         "embedding_inputs": 128, "embedding_levels": ["1x8", "32x2"], "audio_repeats": 1}
+         "embedding_inputs": 128, "embedding_levels": ["1x8", "32x2"], "audio_repeats": 1, "pairs": 8}
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,12 +45,14 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--chat-model", default="SmolLM2-135M-Instruct")
     add("--embedding-model", default="all-MiniLM-L6-v2")
     add("--transcription-model", default="whisper-base")
-    add("--concurrency", type=int, nargs="*", default=[1, 4, 16], help="closed-loop levels: concurrent streams")
+    add("--concurrency", type=int, nargs="*", default=[1, 4, 16, 64], help="closed-loop levels: concurrent streams")
     add("--rate", type=float, nargs="*", default=[0.5], help="open-loop levels: Poisson arrivals per second")
     add("--requests", type=int, default=16, help="requests per chat level (closed loops: at least 2 per stream)")
     add("--prompt-tokens", type=int, default=256, help="mean prompt length")
     add("--length-spread", type=float, default=0.5, help="prompt lengths uniform in mean * (1 +- spread)")
     add("--max-tokens", type=int, default=128, help="output tokens asked per chat request")
+    add("--pairs", type=int, default=40, help="paired TTFT at c=1: requests to each system, both up at once, "
+        "alternating (0: none)")
     add("--embedding-inputs", type=int, default=512)
     add("--embedding-levels", nargs="+", default=["1x16", "32x4"], help="INPUTS_PER_REQUESTxCONCURRENCY")
     add("--audio-repeats", type=int, default=2, help="how many times each clip is transcribed per level")
@@ -131,12 +133,21 @@ class Bench:
                     with self._profiled():
                         self._chat("platform", chat.measure("platform", base_url, api_key, self.work,
                                                             self.chat_plan))
+                    self._paired(base_url, api_key)
                 elif name == "embeddings":
                     self.family(name)["platform"] = embeddings.measure_platform(
                         base_url, api_key, self.entries[name].id, self.inputs, self.embedding_plan)
                 else:
                     self.family(name)["platform"] = transcription.measure_platform(
                         base_url, api_key, self.entries[name].id, self.clips, self.args.transcription_concurrency)
+
+    def _paired(self, platform_url: str, api_key: str) -> None:
+        """TTFT at c=1 with bare vLLM started beside the platform, requests alternating (benchmarks/paired.py)."""
+        if self.args.pairs <= 0:
+            return
+        with servers.bare_vllm(self.entries["chat"], self.args.models_dir) as bare_url:
+            self.family("chat")["paired"] = paired.measure(bare_url, platform_url, api_key, self.work,
+                                                           self.args.pairs)
 
     def _entry(self, family: str, proxy_url: str) -> str:
         """Where the client reaches the platform: the ingress replica's own port, or Serve's proxy."""

@@ -67,7 +67,8 @@ def test_quick_shortens_only_what_was_not_given() -> None:
     assert args.requests == run.QUICK["requests"]
     assert args.rate == []
     full = run.arguments([])
-    assert full.concurrency == [1, 4, 16] and full.rate == [0.5]
+    assert full.concurrency == [1, 4, 16, 64] and full.rate == [0.5] and full.pairs == 40
+    assert run.arguments(["--quick"]).pairs == run.QUICK["pairs"]
 
 
 def test_a_profile_summary_ranks_functions_by_self_and_inclusive_samples() -> None:
