@@ -18,27 +18,29 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+
 from benchmarks import load
 from benchmarks.chat import Workload
 from benchmarks.stats import RequestRecord, percentile, spread
 
 PAIRED_SALT = 1000  # prompts of their own, none seen by either engine in the levels
+PROMPTS = {"workload": "the levels' prompts", "short": "one-line prompt"}  # the two summaries, named
 MIN_WARM_UP = 8  # a fresh vLLM answers its first prompts slower (kernels built per shape): warm both alike
 
 
-async def _pairs(bare_url: str, platform_url: str, api_key: str, bodies: list[dict[str, Any]]
-                 ) -> list[tuple[RequestRecord, RequestRecord]]:
+async def _pairs(http: httpx.AsyncClient, bare_url: str, platform_url: str, api_key: str,
+                 bodies: list[dict[str, Any]]) -> list[tuple[RequestRecord, RequestRecord]]:
     targets = {"bare": (f"{bare_url}/v1/chat/completions", {}),
                "platform": (f"{platform_url}/v1/chat/completions", {"Authorization": f"Bearer {api_key}"})}
     pairs = []
-    async with load.client() as http:
-        for index, body in enumerate(bodies):
-            order = ("bare", "platform") if index % 2 == 0 else ("platform", "bare")
-            records = {}
-            for system in order:
-                url, headers = targets[system]
-                records[system] = await load.stream_chat(http, url, headers, body, 0.0)
-            pairs.append((records["bare"], records["platform"]))
+    for index, body in enumerate(bodies):
+        order = ("bare", "platform") if index % 2 == 0 else ("platform", "bare")
+        records = {}
+        for system in order:
+            url, headers = targets[system]
+            records[system] = await load.stream_chat(http, url, headers, body, 0.0)
+        pairs.append((records["bare"], records["platform"]))
     return pairs
 
 
@@ -51,12 +53,17 @@ def _summary(pairs: list[tuple[RequestRecord, RequestRecord]]) -> dict[str, obje
             "added_ms": {**spread(added), "p25": percentile(added, 25), "p75": percentile(added, 75)}}
 
 
-def measure(bare_url: str, platform_url: str, api_key: str, work: Workload, pairs: int) -> dict[str, object]:
-    """``{"workload": summary, "short": summary}``, each with the TTFT of both systems and the per-pair
-    difference (platform - bare, ms)."""
+async def _measure(bare_url: str, platform_url: str, api_key: str, work: Workload, pairs: int
+                   ) -> dict[str, object]:
     prompts = [{**body, "max_tokens": 1} for body in work.bodies(pairs, PAIRED_SALT)]
-    short = [work.short_body()] * pairs
     warm_up = [{**body, "max_tokens": 1} for body in work.bodies(max(MIN_WARM_UP, pairs // 2), PAIRED_SALT - 1)]
-    asyncio.run(_pairs(bare_url, platform_url, api_key, warm_up))
-    return {"workload": _summary(asyncio.run(_pairs(bare_url, platform_url, api_key, prompts))),
-            "short": _summary(asyncio.run(_pairs(bare_url, platform_url, api_key, short)))}
+    async with load.client() as http:
+        await _pairs(http, bare_url, platform_url, api_key, warm_up)
+        return {"workload": _summary(await _pairs(http, bare_url, platform_url, api_key, prompts)),
+                "short": _summary(await _pairs(http, bare_url, platform_url, api_key, [work.short_body()] * pairs))}
+
+
+def measure(bare_url: str, platform_url: str, api_key: str, work: Workload, pairs: int) -> dict[str, object]:
+    """``{"workload": summary, "short": summary}`` (keys of :data:`PROMPTS`), each with the TTFT of both
+    systems and the per-pair difference (platform - bare, ms)."""
+    return asyncio.run(_measure(bare_url, platform_url, api_key, work, pairs))

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from benchmarks import paired
 from benchmarks.cpu import OTHER
 
 START = "<!-- benchmark-results:start -->"
@@ -83,9 +84,8 @@ def paired_table(chat: Mapping[str, Any]) -> list[str]:
     found = chat.get("paired")
     if not found:
         return []
-    names = {"workload": "the levels' prompts (one output token)", "short": "one-line prompt (one output token)"}
-    rows = [[names[prompt], str(summary["pairs"]), number(summary["bare_ttft_ms"]["p50"]),
-             number(summary["platform_ttft_ms"]["p50"]),
+    rows = [[f"{paired.PROMPTS[prompt]} (one output token)", str(summary["pairs"]),
+             number(summary["bare_ttft_ms"]["p50"]), number(summary["platform_ttft_ms"]["p50"]),
              f"{summary['added_ms']['p50']:+.1f} ms ({summary['added_ms']['p25']:+.1f} to "
              f"{summary['added_ms']['p75']:+.1f})", str(summary["errors"])]
             for prompt, summary in found.items()]
@@ -131,10 +131,10 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
     def check(name: str, value: float, goal: str, met: bool) -> None:
         found.append({"target": name, "goal": goal, "value": value, "met": bool(met) and not math.isnan(value)})
 
-    paired = results.get("chat", {}).get("paired", {})
-    for prompt, label in (("workload", "the levels' prompts"), ("short", "one-line prompt")):
-        if paired.get(prompt):
-            added = paired[prompt]["added_ms"]["p50"]
+    pairs = results.get("chat", {}).get("paired", {})
+    for prompt, label in paired.PROMPTS.items():
+        if pairs.get(prompt):
+            added = pairs[prompt]["added_ms"]["p50"]
             check(f"TTFT p50 added at c=1, paired, {label} (ms)", added, f"<= {TARGET_TTFT_ADDED_MS:g}",
                   added <= TARGET_TTFT_ADDED_MS)
     chat = results.get("chat", {}).get("ratios", {})

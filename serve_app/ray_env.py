@@ -19,7 +19,7 @@ environment wins: operators can set any of them otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
@@ -29,8 +29,7 @@ SERVE_ENV: Final[Mapping[str, str]] = MappingProxyType({
 })
 
 
-def use_serve_env(environ: MutableMapping[str, str] | None = None) -> None:
+def use_serve_env() -> None:
     """Sets Serve's settings in this process's environment (before Ray starts), keeping values already set."""
-    target = os.environ if environ is None else environ
     for name, value in SERVE_ENV.items():
-        target.setdefault(name, value)
+        os.environ.setdefault(name, value)

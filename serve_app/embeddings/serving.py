@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from typing import cast
 
 import msgspec
 import numpy as np
@@ -52,4 +53,4 @@ def _encoded(vector: np.ndarray, encoding_format: str) -> list[float] | str:
     """OpenAI's encodings: a list of floats, or the little-endian float32 bytes in base64."""
     if encoding_format == "base64":
         return base64.b64encode(vector.astype("<f4").tobytes()).decode()
-    return list(vector.tolist())
+    return cast(list[float], vector.tolist())
