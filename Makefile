@@ -1,5 +1,6 @@
 # The README's two commands: `make serve` and `make test`. Both set everything up first (virtualenv,
-# the CPU build of vLLM, the local models) and are fast the second time.
+# the CPU build of vLLM, the local models) and are fast the second time. `make serve` needs no root and no
+# system package; `make test` also installs the Debian packages the tests drive (tests/support/system_packages.sh).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -20,11 +21,16 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 PIP_FIND_LINKS_DIR := $(wildcard /opt/wheels)
 PIP_INSTALL := $(VENV)/bin/pip --disable-pip-version-check install $(if $(PIP_FIND_LINKS_DIR),--find-links $(PIP_FIND_LINKS_DIR))
 
-.PHONY: serve test unit lint models setup lock clean tls-cert
+.PHONY: serve key test unit lint models setup test-packages lock clean tls-cert
 
 # With LLMAAS_TLS_CERT and LLMAAS_TLS_KEY set, every HTTP port serves TLS 1.3 only (serve_app/tls.py).
+# serve_app.welcome prints where everything is once /health answers 200, and ends with `serve run`.
 serve: setup
-	$(VENV)/bin/serve run serve_app.app:build_app
+	$(PY) -m serve_app.welcome & exec $(VENV)/bin/serve run serve_app.app:build_app
+
+# A first API key for a running platform: make key NAME=my-app [TIER=business]
+key: $(STAMP)
+	$(PY) -m serve_app.admin_cli create-key "$(or $(NAME),my-app)" $(if $(TIER),--tier "$(TIER)")
 
 # A self-signed certificate for 127.0.0.1 and localhost, to try TLS locally (README, "TLS").
 tls-cert:
@@ -33,7 +39,7 @@ tls-cert:
 	  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout .data/tls/key.pem -out .data/tls/cert.pem
 	chmod 600 .data/tls/key.pem
 
-test: setup lint
+test: setup test-packages lint
 	$(PY) -m pytest -ra
 
 unit: $(STAMP)
@@ -43,14 +49,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check serve_app deployments tests benchmarks
 	$(VENV)/bin/mypy serve_app deployments $(wildcard benchmarks/*.py)
 
-# Debian packages the tests drive: espeak-ng and sox speak and resample test sentences, chromium renders
-# the status page, postgresql runs the ledger on PostgreSQL. Installed only where missing.
-SYSTEM_PACKAGES := espeak-ng sox chromium postgresql
-SYSTEM_COMMANDS := espeak-ng sox chromium /usr/lib/postgresql/*/bin/initdb
+# What serving needs: the virtualenv and the local models (no system package, no root).
 setup: $(STAMP) models
-	for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || ls $$c >/dev/null 2>&1 || exit 1; done \
-	  || DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) \
-	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES))
+
+# The Debian packages only the tests drive (espeak-ng, sox, chromium, postgresql), installed where missing.
+test-packages:
+	bash tests/support/system_packages.sh
 
 models: $(STAMP)
 	$(PY) -m deployments.prepare_models --models-dir $(LLMAAS_MODELS_DIR)

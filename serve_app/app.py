@@ -101,25 +101,31 @@ def _with_platform_env(deployment: object, settings: Settings) -> dict[str, Any]
     return options
 
 
-def start_serve(settings: Settings, http_port: int | None = None) -> None:
+def start_serve(settings: Settings) -> None:
     """Prepares Ray and Serve as the platform needs them, before ``serve run`` (or ``catalog apply``) would.
 
     Usage statistics and telemetry go off, and Serve's settings (``serve_app.ray_env``) go in, in this
     process's environment, so that a local cluster started from it inherits them (the deployments also
-    carry the telemetry settings in their own environment). With TLS on, Serve is started here with the
-    certificate (``serve run`` passes no HTTP options of its own) and its controller with the platform's
-    environment, which the proxies it starts inherit; an already running Serve keeps its options.
-    ``http_port`` replaces Serve's default port 8000 (tests run beside other instances).
+    carry the telemetry settings in their own environment). When Serve's HTTP options are not its defaults
+    (TLS on, or ``LLMAAS_HTTP_HOST`` / ``LLMAAS_HTTP_PORT`` set), Serve is started here with them (``serve
+    run`` passes no HTTP options of its own), Ray as ``serve run`` starts it, and Serve's controller with the
+    platform's environment, which the proxies it starts inherit; an already running Serve keeps its options.
     """
     os.environ.update(NO_TELEMETRY_ENV)
     use_serve_env()
-    if not tls.enabled(settings):
+    options = {**tls.http_options(settings), **_address_options(settings)}
+    if not options:
         return
     if not ray.is_initialized():
         ray.init(namespace="serve")
-    port = {} if http_port is None else {"port": http_port}
-    serve.start(http_options={**tls.http_options(settings), **port},
-                controller_options={"runtime_env": {"env_vars": platform_env(settings)}})
+    serve.start(http_options=options, controller_options={"runtime_env": {"env_vars": platform_env(settings)}})
+
+
+def _address_options(settings: Settings) -> dict[str, Any]:
+    defaults = Settings()
+    if (settings.http_host, settings.http_port) == (defaults.http_host, defaults.http_port):
+        return {}
+    return {"host": settings.http_host, "port": settings.http_port}
 
 
 def build_app(args: dict[str, str] | None = None) -> Application:

@@ -38,8 +38,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Ray Serve's own middleware puts an `x-request-id` in the request and echoes it in the response;
-        # reuse it so that logs and the client see one id. Outside Serve (unit tests), make one.
+        # In Serve, `x-request-id` is the platform's own id, put in place of whatever the client sent before
+        # Serve saw the request (serve_app.request_ids); Serve echoes it in the response. Reuse it so that logs
+        # and the client see one id. Outside Serve (unit tests), make one.
         given = Headers(scope=scope).get(REQUEST_ID_HEADER)
         request_id = given or "req_" + uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id

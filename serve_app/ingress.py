@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from ray import serve
@@ -67,6 +68,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)
     status_tables.create(database)
     status = StatusReport(database, router, settings)
+    monitor = health.HealthMonitor(router.engines, settings.health_timeout_seconds, settings.health_refresh_seconds,
+                                   status.probed_down)
     guard = guard or PromptGuard(threshold=settings.guard_threshold, max_chars=settings.guard_max_chars,
                                  max_total_chars=settings.guard_max_total_chars)
     gate = GuardGate(guard, recorder)
@@ -83,13 +86,14 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
         *usage_api.routes(Ledger(database), auth, tiers),
         *admin.routes(store, cache, auth, tiers),
-        *health.routes(router, settings.health_timeout_seconds, status.probed_down),
+        *health.routes(monitor),
         *status_routes.routes(status, auth),
         *metrics.routes(metrics.cluster_metrics(catalog)),
         *openapi.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
-                    middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)])
+                    middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
+                    lifespan=_checking_health(monitor))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit})
@@ -112,6 +116,22 @@ class Ingress:
     def __serve_build_asgi_app__(self) -> ASGIApp:
         engines = {model_id: DeploymentEngine(handle) for model_id, handle in self._handles.items()}
         return build_asgi_app(self._settings, self._catalog, engines, ActorMeter(self._settings))
+
+
+Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+
+
+def _checking_health(monitor: health.HealthMonitor) -> Lifespan:
+    """The app's lifespan: models are checked in the background from the replica's start (serve_app.health)."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        monitor.start()
+        try:
+            yield
+        finally:
+            await monitor.stop()
+
+    return lifespan
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:

@@ -188,7 +188,11 @@ def build_openapi() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "llmaas", "version": "0.1.0",
-                 "description": "An OpenAI-compatible API over the operator's catalog of open models."},
+                 "description": "An OpenAI-compatible API over the operator's catalog of open models. Every "
+                                "response carries `x-request-id`, the platform's own id of the request (`req_` and 32 "
+                                "hex digits, fresh for every request); a client's `X-Client-Request-Id` (or "
+                                "`X-Request-ID`), printable ASCII of at most 512 characters, is only echoed in "
+                                "`x-client-request-id`."},
         "paths": paths,
         "components": {
             "schemas": {**schemas.get("$defs", {}), "ErrorResponse": _ERROR_SCHEMA},

@@ -14,6 +14,11 @@ environment wins: operators can set any of them otherwise.
   tens of seconds), and at 0.1 s the controller and the GCS calls it makes took 0.05 of a core even at
   rest, taken from the engines on a small machine (measured at rest: controller 0.033 -> 0.015 cores,
   GCS 0.015 -> 0.008).
+
+One setting is not the operator's to change, and is always set (here, in every deployment's environment, and
+in ``cluster.yaml``): ``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH`` runs ``serve_app.request_ids`` in Serve's
+HTTP servers, ahead of Serve's own request-id middleware, so that a client's ``x-request-id`` never becomes the
+id the platform meters a request by.
 """
 
 from __future__ import annotations
@@ -29,7 +34,14 @@ SERVE_ENV: Final[Mapping[str, str]] = MappingProxyType({
 })
 
 
+REQUIRED_SERVE_ENV: Final[Mapping[str, str]] = MappingProxyType({
+    "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "serve_app.request_ids:serve_middlewares",
+})
+
+
 def use_serve_env() -> None:
-    """Sets Serve's settings in this process's environment (before Ray starts), keeping values already set."""
+    """Sets Serve's settings in this process's environment (before Ray starts), keeping the operator's values,
+    except for the required ones."""
     for name, value in SERVE_ENV.items():
         os.environ.setdefault(name, value)
+    os.environ.update(REQUIRED_SERVE_ENV)

@@ -29,6 +29,10 @@ class Settings(BaseModel):
         default=Path(".models"), description="Where locally prepared model folders live."
     )
     catalog: Path = Field(default=Path("catalog.cpu.yaml"), description="The catalog file to serve.")
+    http_host: str = Field(
+        default="127.0.0.1", description="The address Serve's HTTP proxy listens on (0.0.0.0: every interface)."
+    )
+    http_port: int = Field(default=8000, ge=1, le=65535, description="The port Serve's HTTP proxy listens on.")
     admin_token: str | None = Field(
         default=None, description="Bearer token for the admin API on a fresh install (bootstrap)."
     )
@@ -93,7 +97,12 @@ class Settings(BaseModel):
         default=False, description="Require the JWT's `amr` to show multi-factor authentication."
     )
     health_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="How long /health waits for each model before calling it down."
+        default=10.0, gt=0, description="How long a model's background health check may take before it counts as down."
+    )
+    health_refresh_seconds: float = Field(
+        default=5.0, gt=0,
+        description="How often each ingress replica checks every model in the background; /health answers at once "
+                    "from the latest results.",
     )
     engine_stall_seconds: float = Field(
         default=60.0, gt=0,
@@ -109,8 +118,10 @@ class Settings(BaseModel):
     status_prober: bool = Field(
         default=True, description="Run the status prober (false: /status shows no data; for benchmarks)."
     )
-    status_probe_url: str = Field(
-        default="http://127.0.0.1:8000", description="The platform's own URL, called by the status prober as a user."
+    status_probe_url: str | None = Field(
+        default=None,
+        description="The platform's URL, called by the status prober as a user (default: its own address, "
+                    "from http_host and http_port).",
     )
     status_probe_seconds: float = Field(
         default=60.0, gt=0, description="How often the status prober probes every model (jittered by 10%)."
@@ -152,6 +163,14 @@ class Settings(BaseModel):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("LLMAAS_TLS_CERT and LLMAAS_TLS_KEY must be set together")
         return self
+
+    @property
+    def own_url(self) -> str:
+        """Where this machine reaches the platform: HTTPS when TLS is on, loopback when it listens everywhere."""
+        scheme = "https" if self.tls_cert is not None else "http"
+        host = "127.0.0.1" if self.http_host in {"0.0.0.0", "::", ""} else self.http_host
+        host = f"[{host}]" if ":" in host else host
+        return f"{scheme}://{host}:{self.http_port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

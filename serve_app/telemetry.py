@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Final
 
 from serve_app import tls
+from serve_app.ray_env import REQUIRED_SERVE_ENV
 from serve_app.settings import Settings
 
 NO_TELEMETRY_ENV: Final[Mapping[str, str]] = MappingProxyType({
@@ -35,5 +36,6 @@ NO_TELEMETRY_ENV: Final[Mapping[str, str]] = MappingProxyType({
 
 
 def platform_env(settings: Settings) -> dict[str, str]:
-    """The environment every platform process gets: telemetry off, and TLS 1.3 only when TLS is on."""
-    return {**NO_TELEMETRY_ENV, **tls.server_env(settings)}
+    """The environment every platform process gets: telemetry off, the platform's own request ids in Serve's
+    HTTP servers (``serve_app.request_ids``), and TLS 1.3 only when TLS is on."""
+    return {**NO_TELEMETRY_ENV, **REQUIRED_SERVE_ENV, **tls.server_env(settings)}

@@ -45,7 +45,7 @@ def server_env(settings: Settings) -> dict[str, str]:
 
 def probe_url(settings: Settings) -> str:
     """The URL the status prober calls: the platform speaks only HTTPS when TLS is on."""
-    url = settings.status_probe_url
+    url = settings.status_probe_url or settings.own_url
     if enabled(settings) and url.startswith("http://"):
         return "https://" + url.removeprefix("http://")
     return url

@@ -25,7 +25,8 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN, max_body_bytes=64 * 1024,
                     max_audio_bytes=32 * 1024,
                     max_image_bytes=8 * 1024, image_url_allowed_hosts=frozenset({"images.example.org"}),
-                    key_cache_seconds=0, health_timeout_seconds=1, tiers=ROOT / "tiers.yaml",
+                    key_cache_seconds=0, health_timeout_seconds=1, health_refresh_seconds=0.02,
+                    tiers=ROOT / "tiers.yaml",
                     metering_retry_seconds=0.01)
 
 

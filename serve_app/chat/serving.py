@@ -21,7 +21,7 @@ from serve_app.chat.images import ImagePolicy, check_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.governance.admission import Governance, estimate_tokens
-from serve_app.governance.limits import RequestLimits, generate, output_limit
+from serve_app.governance.limits import RequestLimits, generate, output_limit, possible_output
 from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
@@ -59,7 +59,8 @@ class ChatService:
         created = int(time.time())
         ticket = await self._governance.admit(
             key, body.model, "chat.completions", request_id, entry.pricing,
-            prompt_estimate=estimate_tokens(characters), max_output_tokens=(limit.max_tokens or 0) * body.n,
+            prompt_estimate=estimate_tokens(characters),
+            max_output_tokens=possible_output(limit, entry.context_length) * body.n,
             stream=body.stream, quotas=quotas)
         await self._gate.apply(ticket, quotas.guard, [body.guard_messages()], model=body.model, param="messages")
         chunks = ticket.meter_stream(generate(engine, request, limit))

@@ -14,7 +14,7 @@ from serve_app.catalog import Capability
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.generation import collect, usage
 from serve_app.governance.admission import Governance, estimate_tokens
-from serve_app.governance.limits import RequestLimits, check_token_prompt, generate, output_limit
+from serve_app.governance.limits import RequestLimits, check_token_prompt, generate, output_limit, possible_output
 from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
@@ -50,7 +50,8 @@ class CompletionService:
         prompt_estimate = sum(estimate_tokens(len(p)) if isinstance(p, str) else len(p) for p in prompts)
         ticket = await self._governance.admit(
             key, body.model, "completions", request_id, entry.pricing, prompt_estimate=prompt_estimate,
-            max_output_tokens=(limit.max_tokens or 0) * body.n * len(prompts), stream=body.stream, quotas=quotas)
+            max_output_tokens=possible_output(limit, entry.context_length) * body.n * len(prompts),
+            stream=body.stream, quotas=quotas)
         # Each prompt is its own request to the model: each is inspected as one user message. Token-id prompts
         # are not inspected (the ingress has no tokenizer to read them).
         await self._gate.apply(ticket, quotas.guard, [[("user", text)] for text in texts], model=body.model,

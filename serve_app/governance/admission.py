@@ -53,6 +53,9 @@ class Ticket:
     reporter: UsageReporter | None
     headers: dict[str, str] = field(default_factory=dict)
     holds_stream: bool = False  # an open-streams reservation at the meter, freed when the record arrives
+    # The record is sent at once, not with the next batch: it frees an open stream, or a reservation the metering
+    # actor holds for a key near a limit (no lease), which would otherwise refuse the key's next request.
+    urgent: bool = False
     finished: bool = False
 
     def finish(self, usage: Usage, outcome: Outcome = "completed") -> None:
@@ -67,7 +70,7 @@ class Ticket:
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             audio_seconds=usage.audio_seconds,
             cost_usd=cost(self.pricing, usage.prompt_tokens, usage.completion_tokens, usage.audio_seconds),
-            outcome=outcome, ended_at=time.time()), urgent=self.holds_stream)
+            outcome=outcome, ended_at=time.time()), urgent=self.urgent)
 
     def screening(self) -> AbstractContextManager[None]:
         """Around checks of the admitted request before any engine is called (the prompt guard): a refusal
@@ -159,8 +162,10 @@ class Governance:
         if not result.admitted:
             assert result.refused_by is not None
             raise refusal(result.refused_by, result.now, headers)
+        holds_stream = stream_limit is not None
+        near_a_limit = result.held_at_meter and result.lease is None
         return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers,
-                      holds_stream=stream_limit is not None)
+                      holds_stream=holds_stream, urgent=holds_stream or near_a_limit)
 
 
 def estimate_tokens(characters: int) -> int:

@@ -7,16 +7,19 @@ never a prompt, an answer or an audio file.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from serve_app.database import METADATA
 from serve_app.governance.quotas import Measure
 from serve_app.governance.records import UsageRecord
 
+LOGGER = logging.getLogger(__name__)
 USAGE = Table(
     "usage_records",
     METADATA,
@@ -53,10 +56,33 @@ class Ledger:
         METADATA.create_all(engine, tables=[USAGE])
 
     def write(self, records: Sequence[UsageRecord]) -> list[UsageRecord]:
-        """Stores the records not stored yet (by request id) in one transaction; returns those."""
+        """Stores the records not stored yet (by request id) in one transaction; returns those.
+
+        A record the database refuses (a value it cannot hold) does not hold back the others: the batch is
+        written again one record at a time, and each refused record is set aside, logged (ids and the
+        error's kind, nothing else) and returned with the new ones, so that its use still counts against
+        the key's limits and the sender does not send it again forever. A database that cannot be reached
+        raises, and the sender tries again later."""
         if not records:
             return []
         unique = list({record.request_id: record for record in records}.values())
+        try:
+            return self._write_new(unique)
+        except StatementError as error:
+            if not _refused(error):
+                raise
+        new: list[UsageRecord] = []
+        for record in unique:
+            try:
+                new += self._write_new([record])
+            except StatementError as error:
+                if not _refused(error):
+                    raise
+                _set_aside(record, error)
+                new.append(record)
+        return new
+
+    def _write_new(self, unique: list[UsageRecord]) -> list[UsageRecord]:
         with self._engine.begin() as db:
             known = set(db.execute(select(USAGE.c.request_id).where(
                 USAGE.c.request_id.in_([record.request_id for record in unique]))).scalars())
@@ -112,6 +138,17 @@ class Ledger:
             statement = statement.where(USAGE.c.ended_at >= since)
         with self._engine.connect() as db:
             return float(db.execute(statement).scalar_one())
+
+
+def _refused(error: StatementError) -> bool:
+    """The database (or the driver, before sending) refused a value; not a database that cannot be reached."""
+    return isinstance(error, DataError | IntegrityError) or not isinstance(error, DBAPIError)
+
+
+def _set_aside(record: UsageRecord, error: Exception) -> None:
+    LOGGER.error("usage record set aside, refused by the database: request %s, key %s, model %s, %s",
+                 record.request_id[:64], record.key_id[:64] if isinstance(record.key_id, str) else None,
+                 record.model[:64] if isinstance(record.model, str) else None, type(error.__cause__ or error).__name__)
 
 
 def _row(record: UsageRecord) -> dict[str, object]:

@@ -42,6 +42,12 @@ def output_limit(requested: int | None, cap: int | None, param: str, *, context_
     return OutputLimit(requested)
 
 
+def possible_output(limit: OutputLimit, context_length: int) -> int:
+    """The most output tokens one choice may generate, which admission reserves: the request's ``max_tokens``, or,
+    when it set none and no cap stands in, all the model's context (the engine stops at the context's end)."""
+    return context_length if limit.max_tokens is None else min(limit.max_tokens, context_length)
+
+
 def check_token_prompt(length: int, context_length: int) -> None:
     """A prompt given as token ids is refused here when it cannot fit the model's context at all."""
     if length >= context_length:

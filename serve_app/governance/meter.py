@@ -27,6 +27,7 @@ from serve_app.governance.windows import WindowCounters, window_bounds
 from serve_app.settings import Settings
 
 NAMESPACE = "llmaas"
+ACTOR_CPUS = 0  # the actor only counts: it must never keep a model replica from being placed
 RESERVATION_SECONDS = 3600.0  # a request never reported (a crashed ingress) stops holding its reservation
 LEASE_SHARE = 0.1  # a lease covers this share of what each of the key's limits has left
 LEASE_MIN_REQUESTS = 4  # ... and is granted only when that share fits at least this many such requests
@@ -107,7 +108,7 @@ class MeterCore:
         self._reservations.add(request.request_id, _Reservation(request.key_id, dict(request.reservation), now))
         statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
         lease = self._lease(request, tuple(statuses), now) if request.lease_seconds > 0 else None
-        return AdmissionResult(admitted=True, statuses=tuple(statuses), now=now, lease=lease)
+        return AdmissionResult(admitted=True, statuses=tuple(statuses), now=now, lease=lease, held_at_meter=True)
 
     def _lease(self, request: AdmissionRequest, statuses: tuple[LimitStatus, ...], now: float) -> Lease | None:
         """A share of what every limit of the key has left, held here as a reservation; none when a
@@ -189,7 +190,7 @@ class ActorMeter:
             actor_class = ray.remote(MeterCore)
             self._actor = actor_class.options(
                 name=actor_name(self._settings), namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
-                max_restarts=-1, max_task_retries=-1, num_cpus=0, max_concurrency=1000,
+                max_restarts=-1, max_task_retries=-1, num_cpus=ACTOR_CPUS, max_concurrency=1000,
             ).remote(self._settings)
         return self._actor
 

@@ -84,3 +84,6 @@ class AdmissionResult:
     refused_by: LimitStatus | None = None
     now: float = 0.0
     lease: Lease | None = None
+    # Admitted by the metering actor itself, which holds the request's reservation until its record arrives
+    # (not from a replica's lease).
+    held_at_meter: bool = False

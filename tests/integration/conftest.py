@@ -1,13 +1,18 @@
-"""One real platform per test session: a local Ray cluster, the Serve app, real vLLM on CPU.
+"""One real platform per test session, started as users start it: `make serve` in a subprocess.
 
-The app serves the CPU catalog's models (SmolLM2-135M-Instruct and tiny-llama) from the models dir
-that `make test` prepares; tests talk to it over HTTP with real clients.
+`make serve` runs `serve run serve_app.app:build_app` from the checkout, which starts a local Ray cluster with
+the machine's own CPUs and serves the CPU catalog from the models dir that `make test` prepares. The session
+differs from a user's run only by the LLMAAS_ settings in :func:`serve_env`, each with the reason. Tests talk to
+it over HTTP with real clients; those that need Ray itself (actors, Serve's status, fault hooks) join its
+cluster as a second driver. It is stopped by its process group at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,20 +20,23 @@ from pathlib import Path
 
 import httpx
 import openai
+import psutil
 import pytest
 import ray
 from ray import serve
+from ray._raylet import Config
 
-from deployments import prepare_models
 from serve_app.app import build_app_from
 from serve_app.catalog import load_catalog
-from serve_app.ray_env import use_serve_env
 from serve_app.settings import Settings
 from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
+from tests.support.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
 ADMIN_TOKEN = "integration-admin-token"
-APP_NAME = "llmaas"
+APP_NAME = "default"  # the name `serve run` gives the app
+SERVE_COMMAND = ("make", "serve")  # the README's quick start
 READY_TIMEOUT_S = 600
 
 
@@ -37,6 +45,8 @@ class Platform:
     base_url: str
     settings: Settings
     issuer: TestIssuer
+    env: dict[str, str]  # the LLMAAS_ settings `make serve` runs with
+    log: Path  # what `make serve` printed
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -50,8 +60,9 @@ class Platform:
         return response.json()["id"], response.json()["key"]
 
     def deploy(self) -> None:
-        catalog = load_catalog(ROOT / "catalog.cpu.yaml")
-        serve.run(build_app_from(self.settings, catalog), name=APP_NAME, route_prefix="/", blocking=False)
+        """Deploys the app again as `serve run` does, from this session's driver, with the same settings."""
+        serve.run(build_app_from(self.settings, load_catalog(self.settings.catalog)), name=APP_NAME,
+                  route_prefix="/", blocking=False)
         wait_until_healthy(self.base_url)
 
     def undeploy(self) -> None:
@@ -64,9 +75,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_healthy(base_url: str) -> None:
+def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            tail = log.read_text(errors="replace")[-4000:] if log else ""
+            raise RuntimeError(f"`make serve` exited with {process.returncode} before it was healthy:\n{tail}")
         try:
             if httpx.get(f"{base_url}/health", timeout=30).status_code == 200:
                 return
@@ -74,6 +88,41 @@ def wait_until_healthy(base_url: str) -> None:
             pass
         time.sleep(1)
     raise TimeoutError(f"the platform at {base_url} did not become healthy in {READY_TIMEOUT_S} s")
+
+
+def serve_env(port: int, data_dir: Path, issuer: TestIssuer) -> dict[str, str]:
+    """What the session sets besides the README's LLMAAS_ADMIN_TOKEN, and why."""
+    return {
+        "LLMAAS_ADMIN_TOKEN": ADMIN_TOKEN,
+        # Beside a `make serve` the developer may be running on 8000, and a fresh database per session.
+        "LLMAAS_HTTP_PORT": str(port),
+        "LLMAAS_DATA_DIR": str(data_dir),
+        # Two ingress replicas, so that every test also checks that limits hold across replicas; keys are not
+        # cached, so that a revocation on one replica is seen at once on the other.
+        "LLMAAS_INGRESS_REPLICAS": "2",
+        "LLMAAS_KEY_CACHE_SECONDS": "0",
+        # A real OIDC issuer, for the admin API's JWTs.
+        "LLMAAS_OIDC_ISSUER": issuer.url,
+        "LLMAAS_OIDC_AUDIENCE": AUDIENCE,
+        # Status probes every 10 s, and hung engines replaced within about a minute
+        # (tests/integration/test_status.py); two busy CPU cores are slow, not degraded.
+        "LLMAAS_STATUS_PROBE_SECONDS": "10",
+        "LLMAAS_STATUS_PROBE_TIMEOUT_SECONDS": "15",
+        "LLMAAS_ENGINE_STALL_SECONDS": "30",
+        "LLMAAS_ENGINE_HEALTH_CHECK_PERIOD_SECONDS": "2",
+        "LLMAAS_STATUS_DEGRADED_TTFB_MS": "60000",
+        "LLMAAS_STATUS_DEGRADED_TOKENS_PER_SECOND": "0",
+    }
+
+
+def gcs_address(root: psutil.Process) -> str:
+    """The address of the Ray cluster that ``root``'s `serve run` started (from its raylet's command line)."""
+    for child in root.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            arguments = child.cmdline()
+            if arguments and arguments[0].endswith("/raylet"):
+                return next(a.split("=", 1)[1] for a in arguments if a.startswith("--gcs-address="))
+    raise RuntimeError("no raylet under `make serve`")
 
 
 @pytest.fixture(scope="module")
@@ -90,31 +139,25 @@ def sdk(platform: Platform, api_key: str) -> openai.OpenAI:
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    models_dir = Path(os.environ.get("LLMAAS_MODELS_DIR", ROOT / ".models")).resolve()
-    prepare_models.prepare_models(models_dir)
-    issuer_context = running_issuer()
-    issuer = issuer_context.__enter__()
-    port = free_port()
-    # Two ingress replicas, so that every test also checks that limits hold across replicas. Status probes
-    # every 10 s, and hung engines replaced within about a minute (tests/integration/test_status.py); two busy
-    # CPU cores are slow, not degraded.
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir,
-                        admin_token=ADMIN_TOKEN, key_cache_seconds=0, ingress_replicas=2,
-                        oidc_issuer=issuer.url, oidc_audience=AUDIENCE,
-                        status_probe_url=f"http://127.0.0.1:{port}", status_probe_seconds=10,
-                        status_probe_timeout_seconds=15, engine_stall_seconds=30,
-                        engine_health_check_period_seconds=2, status_degraded_ttfb_ms=60_000,
-                        status_degraded_tokens_per_second=0)
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    use_serve_env()  # as `make serve` runs it
-    # More logical CPUs than the 2 cores: the engines idle most of the time in tests.
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
-    try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        platform = Platform(base_url=f"http://127.0.0.1:{port}", settings=settings, issuer=issuer)
-        platform.deploy()
-        yield platform
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-        issuer_context.__exit__(None, None, None)
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "make-serve.log"
+    with running_issuer() as issuer:
+        port = free_port()
+        env = serve_env(port, tmp_path_factory.mktemp("data"), issuer)
+        with log.open("wb") as output:
+            process = subprocess.Popen(SERVE_COMMAND, cwd=ROOT, env={**os.environ, **env}, stdout=output,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base_url, process, log)
+            # A local cluster started by `ray.init()` requires Ray's token (~/.ray/auth_token, made at its start);
+            # Ray reads the mode into its config once, so the config is read again after the mode is set.
+            os.environ["RAY_AUTH_MODE"] = "token"
+            Config.initialize("")
+            ray.init(address=gcs_address(psutil.Process(process.pid)), namespace="serve", log_to_driver=False)
+            settings = Settings.from_env(env).resolved(ROOT)
+            yield Platform(base_url=base_url, settings=settings, issuer=issuer, env=env, log=log)
+        finally:
+            ray.shutdown()
+            left = stop_process_group(process)
+    assert left == [], f"processes of `make serve` left after its Ctrl-C: {left}"

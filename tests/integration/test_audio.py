@@ -55,7 +55,7 @@ def wer(reference: str, hypothesis: str) -> float:
 
 def speak(text: str, folder: Path, name: str, *voice: str) -> Path:
     for tool in ("espeak-ng", "sox"):
-        assert shutil.which(tool), f"{tool} is missing: `make setup` installs it"
+        assert shutil.which(tool), f"{tool} is missing: `make test-packages` installs it"
     raw, out = folder / f"{name}.raw.wav", folder / f"{name}.wav"
     subprocess.run(["espeak-ng", *voice, "-w", str(raw), text], check=True)
     subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(out)], check=True)

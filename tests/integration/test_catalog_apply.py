@@ -71,7 +71,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                                                      "metrics-export-port", "runtime-env-agent-port",
                                                      "ray-client-server-port")]
     command = [ray_cli, "start", "--head", "--block", *ports, "--dashboard-port", str(dashboard_port),
-               "--include-dashboard", "true", "--num-cpus", "4", "--temp-dir", str(temp), "--disable-usage-stats"]
+               "--include-dashboard", "true", "--temp-dir", str(temp), "--disable-usage-stats"]
     process = subprocess.Popen(command, env={**os.environ, **env}, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

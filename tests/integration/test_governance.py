@@ -121,7 +121,7 @@ def test_admin_calls_accept_a_jwt_from_the_issuer(platform: Platform) -> None:
 
 def speak(folder: Path, text: str) -> bytes:
     raw, out = folder / "raw.wav", folder / "speech.wav"
-    assert shutil.which("espeak-ng") and shutil.which("sox"), "`make setup` installs espeak-ng and sox"
+    assert shutil.which("espeak-ng") and shutil.which("sox"), "`make test-packages` installs espeak-ng and sox"
     subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
     subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(out)], check=True)
     return out.read_bytes()
@@ -196,3 +196,26 @@ def test_the_ledger_equals_what_clients_were_told_across_a_meter_restart(
     usage = httpx.get(f"{platform.base_url}/v1/usage", headers=headers).json()
     assert usage["totals"]["requests"] == len(results)
     assert usage["totals"]["cost_usd"] > 0
+
+
+def test_a_repeated_or_huge_client_request_id_is_a_label_and_every_request_is_billed(platform: Platform) -> None:
+    """A client's X-Request-ID never becomes the id usage is metered by (serve_app/request_ids.py)."""
+    key_id, secret = platform.create_key("repeated-request-id")
+    other_id, other = platform.create_key("bystander")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 3}
+    labels = ["same-id"] * 6 + ["x" * 600, "a" * 250]
+    served: list[httpx.Response] = []
+    with httpx.Client(base_url=platform.base_url, timeout=120) as http:
+        for label in labels:
+            served.append(http.post("/v1/chat/completions", json=body,
+                                    headers={"Authorization": f"Bearer {secret}", "X-Request-ID": label}))
+        bystander = http.post("/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {other}"})
+    assert all(response.status_code == 200 for response in served) and bystander.status_code == 200
+    ids = [response.headers["x-request-id"] for response in served]
+    assert len(set(ids)) == len(labels) and all(i.startswith("req_") and "," not in i for i in ids)
+    assert [r.headers.get("x-client-request-id") for r in served] == ["same-id"] * 6 + [None, "a" * 250]
+    rows = wait_for_rows(platform, key_id, len(labels))
+    assert sorted(row["request_id"] for row in rows) == sorted(ids)
+    usage = sum(response.json()["usage"]["total_tokens"] for response in served)
+    assert sum(row["prompt_tokens"] + row["completion_tokens"] for row in rows) == usage
+    assert len(wait_for_rows(platform, other_id, 1)) == 1

@@ -30,7 +30,7 @@ def _as_postgres(*command: str) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    assert binaries, "PostgreSQL is missing: `make setup` installs Debian's postgresql"
+    assert binaries, "PostgreSQL is missing: `make test-packages` installs Debian's postgresql"
     bin_dir = Path(binaries[-1])
     folder = Path(tempfile.mkdtemp(prefix="llmaas-pg-"))
     data, port = folder / "data", free_port()

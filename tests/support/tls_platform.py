@@ -32,14 +32,14 @@ def main(config_path: str) -> None:
     config = json.loads(Path(config_path).read_text())
     settings = Settings(data_dir=Path(config["data_dir"]), models_dir=Path(config["models_dir"]),
                         admin_token=config["admin_token"], tls_cert=Path(config["cert"]),
-                        tls_key=Path(config["key"]), status_probe_url=f"http://127.0.0.1:{config['port']}",
+                        tls_key=Path(config["key"]), http_port=config["port"],
                         status_probe_seconds=5, status_degraded_ttfb_ms=60_000,
                         status_degraded_tokens_per_second=0).resolved()
     catalog = load_catalog(ROOT / "catalog.cpu.yaml")
     catalog = catalog.model_copy(update={"models": [entry for entry in catalog.models if entry.id == MODEL]})
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    start_serve(settings, http_port=config["port"])
+    start_serve(settings)
     try:
         serve.run(build_app_from(settings, catalog), name="llmaas", route_prefix="/", blocking=False)
         Path(config["ready_file"]).write_text("deployed")

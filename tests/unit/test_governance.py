@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import time
 from typing import Any
 
+import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from serve_app.governance.admission import duration
@@ -238,3 +241,38 @@ def test_governance_off_serves_without_keys(settings: Settings, catalog: Any) ->
     plain = settings.model_copy(update={"governance": False})
     with TestClient(build_asgi_app(plain, catalog, {"fake-chat": FakeEngine()}, MeterCore(plain))) as open_client:
         assert open_client.post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_a_record_the_database_refuses_is_set_aside_without_holding_back_the_others(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    from serve_app.database import connect
+    from serve_app.governance.ledger import Ledger
+
+    ledger = Ledger(connect(settings))
+    good = [UsageRecord(request_id=f"req_{i}", key_id="key_a", model="m", endpoint="/v1/chat/completions",
+                        prompt_tokens=3, completion_tokens=2) for i in range(3)]
+    refused = dataclasses.replace(good[0], request_id="req_refused", key_id=None)  # type: ignore[arg-type]
+    with caplog.at_level("ERROR"):
+        written = ledger.write([good[0], refused, good[1], good[2]])
+    assert {record.request_id for record in written} == {"req_0", "req_1", "req_2", "req_refused"}
+    assert "req_refused" in caplog.text and "IntegrityError" in caplog.text
+    assert ledger.write(good) == []  # the good ones are stored, once
+
+
+@pytest.mark.parametrize("body", [
+    {**CHAT, "n": 4},
+    {**CHAT, "n": 4, "stream": True},
+    {"model": "fake-chat", "prompt": ["one", "two"], "n": 2, "max_tokens": 60},
+], ids=["chat", "stream", "completions-list"])
+async def test_concurrent_requests_without_max_tokens_cross_a_limit_by_one_request_at_most(
+        client: TestClient, app: Any, body: dict[str, Any]) -> None:
+    """Each request reserves the output it may generate (all the context, without max_tokens), so a burst
+    cannot pass the limit together: at most the request that crossed it is served."""
+    _, auth = new_key(client, tier="unlimited", quotas={"tokens_per_minute": 300})
+    path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        answers = await asyncio.gather(*(http.post(path, json=body, headers=auth) for _ in range(8)))
+    statuses = sorted(answer.status_code for answer in answers)
+    context = 64  # the fake model's; 4 choices x 64 = 256 per request, so the second crosses 300
+    assert statuses.count(200) <= 2 and statuses.count(429) >= 6, statuses
+    assert context * 4 < 300 < context * 4 * 2

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from serve_app import app as app_module
 from serve_app import tls
 from serve_app.catalog import Catalog
-from serve_app.ray_env import SERVE_ENV
+from serve_app.ray_env import REQUIRED_SERVE_ENV, SERVE_ENV
 from serve_app.settings import Settings
 from serve_app.telemetry import NO_TELEMETRY_ENV, platform_env
 from tests.support.certs import self_signed
@@ -174,7 +174,8 @@ def test_every_deployment_runs_with_telemetry_off(settings: Settings, certificat
     ingress = application._bound_deployment
     model = ingress.init_args[2]["m"]
     prober = ingress.init_args[3]
-    expected = {**NO_TELEMETRY_ENV, **({"OPENSSL_CONF": str(tls.OPENSSL_CONF_FILE)} if with_tls else {})}
+    openssl = {"OPENSSL_CONF": str(tls.OPENSSL_CONF_FILE)} if with_tls else {}
+    expected = {**NO_TELEMETRY_ENV, **REQUIRED_SERVE_ENV, **openssl}
     assert platform_env(settings) == expected
     for deployment in (application, model, prober):
         assert actor_env(deployment).items() >= expected.items()

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite drives, installed where missing (`make test`; serving needs none of them):
+# espeak-ng and sox speak and resample test sentences, chromium renders the status page, postgresql runs the
+# ledger on PostgreSQL. Needs root, or sudo without a password; otherwise it names what to install and fails.
+set -uo pipefail
+
+declare -A CHECK=(
+  [espeak-ng]="command -v espeak-ng"
+  [sox]="command -v sox"
+  [chromium]="command -v chromium"
+  [postgresql]="compgen -G '/usr/lib/postgresql/*/bin/initdb'"
+)
+missing=()
+for package in espeak-ng sox chromium postgresql; do
+  eval "${CHECK[$package]}" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+give_up() {
+  echo "make test needs these Debian packages, which are missing: ${missing[*]}" >&2
+  echo "Install them, then run make test again:  sudo apt-get install ${missing[*]}" >&2
+  exit 1
+}
+if [ "$EUID" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  give_up
+fi
+echo "Installing the test suite's system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get install -y -q "${missing[@]}" \
+  || { "${as_root[@]}" apt-get update -q && "${as_root[@]}" apt-get install -y -q "${missing[@]}"; } \
+  || give_up
