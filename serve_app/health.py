@@ -6,15 +6,17 @@ failure on the user's path that the engine's own check cannot see). A load balan
 
 The checks run in the background (:class:`HealthMonitor`), each model on its own every
 ``health_refresh_seconds``; ``/health`` answers from their latest results at once, whatever the models'
-state: a model whose replica is not placed yet, or hangs, costs the caller nothing. A model counts as
-down from its first failed (or timed-out) check until one passes; before its first check has answered,
-it is ``starting`` (down too).
+state: a model whose replica is not placed yet, or hangs, costs the caller nothing. A check that fails makes
+its model down at once; one that only takes longer than ``health_timeout_seconds`` (a busy machine, or a
+hang) counts at the second in a row; the model is up again at the first check that passes. Before its first
+check has answered, a model is ``starting`` (down too). A 503 says why, per model.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
@@ -23,17 +25,25 @@ from starlette.routing import Route
 
 from serve_app.routing import HealthChecked
 
+LOGGER = logging.getLogger("serve_app")
 DownByProbes = Callable[[], Awaitable[set[str]]]
+TIMEOUT = "timeout"
 FIRST_ROUND_WAIT_SECONDS = 0.5  # the first call after start-up waits this long at most for first results
 
 
-async def _answers(engine: HealthChecked, timeout: float) -> bool:
+TIMEOUTS_TO_DOWN = 2  # a check that only timed out (a busy machine) counts once it happens twice in a row
+
+
+async def _failure(engine: HealthChecked, timeout: float) -> str | None:
+    """Why the engine's health check failed (its error's kind, or TIMEOUT), or None when it passed."""
     try:
         async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow the task's cancellation
             await engine.check_health()
-    except Exception:  # noqa: BLE001 - any failure of a health check (timeout, dead replica) means "down"
-        return False
-    return True
+    except TimeoutError:
+        return TIMEOUT
+    except Exception as error:  # noqa: BLE001 - any failure of a health check (dead replica, hung engine) is "down"
+        return type(error).__name__
+    return None
 
 
 async def _nothing_down() -> set[str]:
@@ -50,6 +60,8 @@ class HealthMonitor:
         self._period = period
         self._down_by_probes = down_by_probes
         self._up: dict[str, bool | None] = dict.fromkeys(self._engines)  # None: no answer yet
+        self._reasons: dict[str, str] = {}  # why a model is down, for those that are
+        self._timeouts: dict[str, int] = dict.fromkeys(self._engines, 0)  # consecutive timed-out checks
         self._probed_down: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,6 +93,15 @@ class HealthMonitor:
                 self._loop.call_soon_threadsafe(task.cancel)
         self._tasks = []
 
+    def reasons(self) -> dict[str, str]:
+        """Why each model that is not up is not, in a few words (no user data)."""
+        reasons = {model_id: "starting: no health check has answered yet" for model_id, up in self._up.items()
+                   if up is None}
+        reasons.update(self._reasons)
+        reasons.update({model_id: "status probes: major outage" for model_id in self._probed_down
+                        if model_id in self._engines and self._up[model_id]})
+        return reasons
+
     async def report(self) -> dict[str, str]:
         """Every model's state, ``up``, ``down`` or ``starting``; waits briefly for the very first results only."""
         self.start()
@@ -99,15 +120,37 @@ class HealthMonitor:
 
     async def _watch(self, model_id: str, engine: HealthChecked) -> None:
         while True:
-            self._up[model_id] = await _answers(engine, self._timeout)
+            self._record(model_id, await _failure(engine, self._timeout))
             self._note_progress()
             await asyncio.sleep(self._period)
+
+    def _record(self, model_id: str, failure: str | None) -> None:
+        """A failed check makes the model down at once; a timed-out one at the second in a row."""
+        self._timeouts[model_id] = self._timeouts[model_id] + 1 if failure == TIMEOUT else 0
+        was = self._up[model_id]
+        if failure is None:
+            self._up[model_id] = True
+            self._reasons.pop(model_id, None)
+            if was is False:
+                LOGGER.warning("model %s is up again", model_id)
+            return
+        if failure == TIMEOUT and self._timeouts[model_id] < TIMEOUTS_TO_DOWN:
+            return
+        reason = (f"health check: no answer within {self._timeout:g} s, {self._timeouts[model_id]} times in a row"
+                  if failure == TIMEOUT else f"health check failed: {failure}")
+        self._up[model_id] = False
+        self._reasons[model_id] = reason
+        if was is not False:
+            LOGGER.warning("model %s is down (%s)", model_id, reason)
 
     async def _watch_probes(self) -> None:
         while True:
             # An unreadable status store hides no engine failure: keep the last answer.
             with contextlib.suppress(Exception):
-                self._probed_down = await self._down_by_probes()
+                probed_down = await self._down_by_probes()
+                for model_id in probed_down - self._probed_down:
+                    LOGGER.warning("model %s is down (status probes: major outage)", model_id)
+                self._probed_down = probed_down
             await asyncio.sleep(self._period)
 
     def _note_progress(self) -> None:
@@ -119,7 +162,9 @@ def routes(monitor: HealthMonitor) -> list[Route]:
     async def health(request: Request) -> JSONResponse:
         states = await monitor.report()
         down = [model_id for model_id, state in states.items() if state != "up"]
-        body = {"status": "unavailable" if down else "ok", "models": states, "unavailable": down}
+        body: dict[str, object] = {"status": "unavailable" if down else "ok", "models": states, "unavailable": down}
+        if down:
+            body["reasons"] = monitor.reasons()
         return JSONResponse(body, status_code=503 if down else 200)
 
     return [Route("/health", health, methods=["GET"])]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -93,10 +95,13 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
-                    lifespan=_checking_health(monitor))
+                    lifespan=_lifespan(monitor, reporter))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit})
+
+
+LOGGER = logging.getLogger("serve_app")
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)
@@ -119,10 +124,12 @@ class Ingress:
 
 
 Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+SHUTDOWN_FLUSH_SECONDS = 15.0  # within Serve's graceful shutdown (20 s by default)
 
 
-def _checking_health(monitor: health.HealthMonitor) -> Lifespan:
-    """The app's lifespan: models are checked in the background from the replica's start (serve_app.health)."""
+def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter) -> Lifespan:
+    """The replica's life: models are checked in the background from its start (serve_app.health); when it
+    stops, the usage records still queued go to the metering actor before it ends."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         monitor.start()
@@ -130,6 +137,11 @@ def _checking_health(monitor: health.HealthMonitor) -> Lifespan:
             yield
         finally:
             await monitor.stop()
+            try:
+                async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
+                    await reporter.flush()
+            except TimeoutError:
+                LOGGER.error("ingress stopping with %d usage records not sent to the metering actor", reporter.pending)
 
     return lifespan
 

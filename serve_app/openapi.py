@@ -40,6 +40,13 @@ _GENERATED = {**_STREAM_OR_JSON, "headers": {"x-llmaas-guardrail": {
     "description": "`flagged` when the prompt guard found a prompt injection and the key's guard mode is `flag` (in "
                    "`block` mode the request is a 400 with code `prompt_injection_detected`)",
     "schema": {"type": "string", "enum": ["flagged"]}}}}
+_HEALTH = {"description": "`ok` (200) or `unavailable` (503): every model's state, those not up, and why", "content": {
+    "application/json": {"schema": {"type": "object", "required": ["status", "models", "unavailable"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+        "models": {"type": "object", "additionalProperties": {"type": "string", "enum": ["up", "down", "starting"]}},
+        "unavailable": {"type": "array", "items": {"type": "string"}},
+        "reasons": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "Only in a 503: a few words per model that is not up"}}}}}}
 _TEXT_OR_JSON = {"description": "JSON for `json` and `verbose_json`; plain text for `text`, `srt` and `vtt`",
                  "content": {"application/json": {"schema": {"type": "object"}},
                              "text/plain": {"schema": {"type": "string"}}}}
@@ -61,7 +68,7 @@ def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: di
 
 
 def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
-    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500))
+    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500, 503))
     operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
         "$ref": f"#/components/schemas/{body.__name__}"}}}}
     return operation
@@ -143,7 +150,7 @@ def build_openapi() -> dict[str, Any]:
                       "description": "Comma-separated: key_id, model, day, endpoint (default key_id,model)"},
                      {"name": "format", "in": "query", "required": False,
                       "schema": {"type": "string", "enum": ["json", "csv"]}}]
-    limited = (400, 401, 403, 404, 413, 429, 500)
+    limited = (400, 401, 403, 404, 413, 429, 500, 503)  # 503: the metering actor did not answer
     paths: dict[str, Any] = {
         "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401,))},
         "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404)),
@@ -159,7 +166,8 @@ def build_openapi() -> dict[str, Any]:
                                                              CreateTranslationRequest)},
         "/lifecycle": {"get": _operation("The published lifecycle: every model's dates, upcoming retirements",
                                          None, _JSON, errors=())},
-        "/health": {"get": _operation("Health of every catalog model", None, _JSON, errors=(503,))},
+        "/health": {"get": {"summary": "Health of every catalog model, from checks made in the background (answers "
+                                       "at once)", "responses": {"200": _HEALTH, "503": _HEALTH}}},
         "/openapi.json": {"get": _operation("This description (OpenAPI 3.1)", None, _JSON, errors=())},
         "/docs": {"get": _operation("The API reference as an HTML page (no script)", None, {
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=())},

@@ -82,6 +82,11 @@ class Settings(BaseModel):
         description="Under load, an ingress replica sends usage to the metering actor at most once per interval, "
                     "records finished meanwhile together (0: one call per finished request).",
     )
+    metering_timeout_seconds: float = Field(
+        default=10.0, gt=0,
+        description="A call to the metering actor that takes longer fails: an admission is then a 503 "
+                    "(metering_unavailable), a usage report is sent again later.",
+    )
     oidc_issuer: str | None = Field(
         default=None, description="OIDC issuer whose JWTs are accepted on the admin API (besides the admin token)."
     )

@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 from starlette.responses import Response
 
-from deployments.embedding_protocol import EmbeddingRequest
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
 from serve_app.governance.admission import Governance, Usage, estimate_tokens
 from serve_app.keys import ApiKey
@@ -32,11 +32,17 @@ class EmbeddingService:
         ticket = await self._governance.admit(key, body.model, "embeddings", request_id,
                                               self._router.entry(body.model).pricing, prompt_estimate=estimate)
         with ticket.failures():
-            results = await asyncio.gather(*(
+            outcomes = await asyncio.gather(*(
                 engine.embed(EmbeddingRequest(f"{request_id}-{n}", part, body.dimensions))
                 for n, part in enumerate(slices)
-            ))
-        tokens = sum(result.prompt_tokens for result in results)
+            ), return_exceptions=True)
+            results = [outcome for outcome in outcomes if isinstance(outcome, EmbeddingResult)]
+            tokens = sum(result.prompt_tokens for result in results)
+            failed = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+            if failed is not None:
+                # Slices run at once; those that were encoded before one failed are metered, not lost.
+                ticket.finish(Usage(prompt_tokens=tokens), "error")
+                raise failed
         ticket.finish(Usage(prompt_tokens=tokens))
         vectors = np.concatenate([result.vectors for result in results]).astype(np.float32)
         data = [{"object": "embedding", "index": index, "embedding": _encoded(vector, body.encoding_format)}

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import ray
+from ray.exceptions import RayError
 
 from serve_app.database import connect, database_url
+from serve_app.errors import ServiceUnavailableError
 from serve_app.governance.ledger import Ledger
 from serve_app.governance.quotas import Limit, Measure, Window
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, Lease, LimitStatus, UsageRecord
@@ -194,13 +196,32 @@ class ActorMeter:
             ).remote(self._settings)
         return self._actor
 
+    async def _call(self, method: str, *args: Any) -> Any:
+        """One call to the actor, bounded by ``metering_timeout_seconds``. A call that fails or times out drops
+        the handle, so the next one looks the actor up again (or recreates it, once cluster-wide)."""
+        try:
+            async with asyncio.timeout(self._settings.metering_timeout_seconds):
+                return await getattr(self._handle(), method).remote(*args)
+        except (TimeoutError, RayError) as error:
+            self._actor = None
+            raise MeteringUnavailable(f"the metering actor's {method} failed: {type(error).__name__}") from error
+
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
-        result: AdmissionResult = await self._handle().admit.remote(request)
+        try:
+            result: AdmissionResult = await self._call("admit", request)
+        except MeteringUnavailable as error:
+            raise ServiceUnavailableError(
+                "Usage metering did not answer in time, so the request was not let in (nothing was billed). "
+                "Try again in a few seconds.", code="metering_unavailable", headers={"retry-after": "2"}) from error
         return result
 
     async def report(self, records: Sequence[UsageRecord]) -> int:
-        count: int = await self._handle().report.remote(list(records))
+        count: int = await self._call("report", list(records))
         return count
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
-        await self._handle().release.remote(lease_id, list(in_flight))
+        await self._call("release", lease_id, list(in_flight))
+
+
+class MeteringUnavailable(Exception):
+    """The metering actor did not answer (timed out, dead, or being recreated)."""

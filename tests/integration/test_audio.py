@@ -171,7 +171,7 @@ def test_the_replica_answers_health_checks_while_it_transcribes(platform: Platfo
         elapsed = time.perf_counter() - start
     print(f"\nwhisper-base: {seconds(long):.1f} s of audio in {elapsed:.1f} s ({seconds(long) / elapsed:.1f}x), "
           f"WER {wer(LONG, text):.3f}; /health answered in {health_seconds:.2f} s meanwhile")
-    assert health.status_code == 200 and still_running
+    assert health.status_code == 200 and still_running, health.text
     assert wer(LONG, text) < MAX_WER
 
 

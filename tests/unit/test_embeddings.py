@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import numpy as np
 import pytest
@@ -72,3 +73,16 @@ def test_a_chat_model_cannot_embed(client: TestClient, auth: dict[str, str]) -> 
     response = client.post("/v1/embeddings", headers=auth, json={"model": "fake-chat", "input": "x"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "model_not_supported"
+
+
+def test_slices_encoded_before_another_failed_are_metered(client: TestClient, auth: dict[str, str],
+                                                          embedder: FakeEmbedder) -> None:
+    inputs = ["one two"] * (2 * SLICE) + ["word " * (embedder.max_tokens + 1)]  # the third slice fails
+    response = embed(client, auth, input=inputs)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "context_length_exceeded"
+    deadline = time.monotonic() + 10
+    totals = client.get("/v1/usage", headers=auth).json()["totals"]
+    while not totals["requests"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        totals = client.get("/v1/usage", headers=auth).json()["totals"]
+    assert totals["requests"] == 1 and totals["prompt_tokens"] == 2 * SLICE * 2  # two words per encoded input

@@ -276,3 +276,28 @@ async def test_concurrent_requests_without_max_tokens_cross_a_limit_by_one_reque
     context = 64  # the fake model's; 4 choices x 64 = 256 per request, so the second crosses 300
     assert statuses.count(200) <= 2 and statuses.count(429) >= 6, statuses
     assert context * 4 < 300 < context * 4 * 2
+
+
+async def test_a_metering_actor_that_does_not_answer_is_a_clear_503_and_its_handle_is_rebuilt() -> None:
+    from serve_app.errors import ServiceUnavailableError
+    from serve_app.governance.meter import ActorMeter, MeteringUnavailable
+
+    class Silent:
+        """An actor that never answers (stuck, or its node gone)."""
+
+        def __getattr__(self, method: str) -> Any:
+            class Method:
+                @staticmethod
+                def remote(*args: Any) -> asyncio.Future[Any]:
+                    return asyncio.get_running_loop().create_future()
+            return Method()
+
+    meter = ActorMeter(Settings(metering_timeout_seconds=0.05))
+    meter._actor = Silent()
+    with pytest.raises(ServiceUnavailableError) as refused:
+        await meter.admit(AdmissionRequest("key_a", "req_1", (), {}))
+    assert refused.value.code == "metering_unavailable" and refused.value.headers["retry-after"] == "2"
+    assert meter._actor is None  # looked up again (or recreated) by the next call
+    meter._actor = Silent()
+    with pytest.raises(MeteringUnavailable):  # the reporter keeps the batch and sends it again later
+        await meter.report([])

@@ -30,7 +30,9 @@ def test_health_is_503_naming_the_models_down(client: TestClient, engine: FakeEn
     assert client.get("/health").status_code == 200
     engine.healthy = False
     eventually(lambda: client.get("/health").status_code == 503)
-    assert client.get("/health").json()["unavailable"] == ["fake-chat"]
+    body = client.get("/health").json()
+    assert body["unavailable"] == ["fake-chat"]
+    assert body["reasons"] == {"fake-chat": "health check failed: RuntimeError"}
     engine.healthy = True
     eventually(lambda: client.get("/health").status_code == 200)
 
@@ -46,18 +48,33 @@ class Hanging:
         await asyncio.Event().wait()
 
 
-async def test_a_hanging_model_costs_the_caller_nothing_and_is_down_after_the_timeout() -> None:
+async def test_a_hanging_model_costs_the_caller_nothing_and_is_down_at_its_second_timeout() -> None:
     hanging = Hanging()
-    monitor = HealthMonitor({"up": FakeEngine(), "hanging": hanging}, timeout=0.8, period=0.05)
+    monitor = HealthMonitor({"up": FakeEngine(), "hanging": hanging}, timeout=0.3, period=0.05)
     started = time.monotonic()
-    assert await monitor.report() == {"up": "up", "hanging": "starting"}
+    assert await monitor.report() == {"up": "up", "hanging": "starting"}  # one timeout so far
     assert time.monotonic() - started < 1.0  # the first call waits briefly for the first results, no longer
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.4)
     quick = time.monotonic()
     assert await monitor.report() == {"up": "up", "hanging": "down"}
     assert time.monotonic() - quick < 0.05  # later calls read the latest results
+    assert "no answer within 0.3 s, 2 times in a row" in monitor.reasons()["hanging"]
     await monitor.stop()
-    assert hanging.calls >= 1
+    assert hanging.calls >= 2
+
+
+async def test_a_failing_check_is_down_at_once_and_one_timeout_alone_is_not() -> None:
+    monitor = HealthMonitor({"m": FakeEngine()}, timeout=1, period=10)
+    monitor._record("m", None)
+    monitor._record("m", "timeout")
+    assert monitor._state("m") == "up"
+    monitor._record("m", None)
+    monitor._record("m", "timeout")
+    assert monitor._state("m") == "up"  # not two in a row
+    monitor._record("m", "ActorDiedError")
+    assert monitor._state("m") == "down" and monitor.reasons() == {"m": "health check failed: ActorDiedError"}
+    monitor._record("m", None)
+    assert monitor._state("m") == "up" and monitor.reasons() == {}
 
 
 async def test_checks_run_in_the_background_not_per_call() -> None:

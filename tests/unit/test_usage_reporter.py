@@ -6,8 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from serve_app.catalog import Catalog
+from serve_app.governance.meter import MeterCore
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, UsageRecord
 from serve_app.governance.reporter import UsageReporter
+from serve_app.guardrails import PromptGuard
+from serve_app.settings import Settings
+from tests.fakes import FakeEngine
 
 INTERVAL = 0.5
 
@@ -98,3 +103,27 @@ async def test_a_failed_send_is_retried_and_nothing_is_lost() -> None:
     await wait_for_calls(meter, 1, timeout=5 * INTERVAL)
     await reporter.flush()
     assert [request_id for batch in meter.batches for request_id in batch] == [f"r{index}" for index in range(5)]
+
+
+def test_an_ingress_that_stops_sends_its_queued_usage_first(settings: Settings, catalog: Catalog,
+                                                           engine: FakeEngine, meter: MeterCore,
+                                                           prompt_guard: PromptGuard) -> None:
+    """Records wait for the next batch (an interval of a minute here); stopping the ingress sends them."""
+    from starlette.testclient import TestClient
+
+    from serve_app.database import connect
+    from serve_app.governance.ledger import Ledger, UsageQuery
+    from serve_app.ingress import build_asgi_app
+    from tests.conftest import ADMIN_TOKEN
+
+    slow = settings.model_copy(update={"metering_interval_seconds": 60.0, "admission_lease_seconds": 2.0})
+    app = build_asgi_app(slow, catalog, {"fake-chat": engine}, meter, guard=prompt_guard)
+    with TestClient(app) as client:
+        created = client.post("/admin/v1/keys", json={"name": "stopping", "tier": "unlimited"},
+                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
+        auth = {"Authorization": f"Bearer {created['key']}"}
+        chat = {"model": "fake-chat", "messages": [{"role": "user", "content": "Hi"}]}
+        served = [client.post("/v1/chat/completions", json=chat, headers=auth) for _ in range(3)]
+        assert all(response.status_code == 200 for response in served)
+    rows = Ledger(connect(slow)).summary(UsageQuery(key_id=created["id"], group_by=("key_id",)))
+    assert rows and rows[0]["requests"] == 3
