@@ -28,10 +28,8 @@ from serve_app.routing import HealthChecked
 LOGGER = logging.getLogger("serve_app")
 DownByProbes = Callable[[], Awaitable[set[str]]]
 TIMEOUT = "timeout"
-FIRST_ROUND_WAIT_SECONDS = 0.5  # the first call after start-up waits this long at most for first results
-
-
 TIMEOUTS_TO_DOWN = 2  # a check that only timed out (a busy machine) counts once it happens twice in a row
+FIRST_ROUND_WAIT_SECONDS = 0.5  # the first call after start-up waits this long at most for first results
 
 
 async def _failure(engine: HealthChecked, timeout: float) -> str | None:
@@ -59,8 +57,8 @@ class HealthMonitor:
         self._timeout = timeout
         self._period = period
         self._down_by_probes = down_by_probes
-        self._up: dict[str, bool | None] = dict.fromkeys(self._engines)  # None: no answer yet
-        self._reasons: dict[str, str] = {}  # why a model is down, for those that are
+        self._answered: set[str] = set()  # models whose check has answered at least once (no longer starting)
+        self._reasons: dict[str, str] = {}  # why a model's checks make it down, for those they do
         self._timeouts: dict[str, int] = dict.fromkeys(self._engines, 0)  # consecutive timed-out checks
         self._probed_down: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,11 +93,11 @@ class HealthMonitor:
 
     def reasons(self) -> dict[str, str]:
         """Why each model that is not up is not, in a few words (no user data)."""
-        reasons = {model_id: "starting: no health check has answered yet" for model_id, up in self._up.items()
-                   if up is None}
-        reasons.update(self._reasons)
+        reasons = {model_id: "starting: no health check has answered yet" for model_id in self._engines
+                   if model_id not in self._answered}
         reasons.update({model_id: "status probes: major outage" for model_id in self._probed_down
-                        if model_id in self._engines and self._up[model_id]})
+                        if model_id in self._answered})
+        reasons.update(self._reasons)
         return reasons
 
     async def report(self) -> dict[str, str]:
@@ -113,10 +111,9 @@ class HealthMonitor:
         return {model_id: self._state(model_id) for model_id in self._engines}
 
     def _state(self, model_id: str) -> str:
-        answered = self._up[model_id]
-        if answered is None:
+        if model_id not in self._answered:
             return "starting"
-        return "up" if answered and model_id not in self._probed_down else "down"
+        return "down" if model_id in self._reasons or model_id in self._probed_down else "up"
 
     async def _watch(self, model_id: str, engine: HealthChecked) -> None:
         while True:
@@ -127,21 +124,19 @@ class HealthMonitor:
     def _record(self, model_id: str, failure: str | None) -> None:
         """A failed check makes the model down at once; a timed-out one at the second in a row."""
         self._timeouts[model_id] = self._timeouts[model_id] + 1 if failure == TIMEOUT else 0
-        was = self._up[model_id]
         if failure is None:
-            self._up[model_id] = True
-            self._reasons.pop(model_id, None)
-            if was is False:
+            self._answered.add(model_id)
+            if self._reasons.pop(model_id, None) is not None:
                 LOGGER.warning("model %s is up again", model_id)
             return
         if failure == TIMEOUT and self._timeouts[model_id] < TIMEOUTS_TO_DOWN:
             return
         reason = (f"health check: no answer within {self._timeout:g} s, {self._timeouts[model_id]} times in a row"
                   if failure == TIMEOUT else f"health check failed: {failure}")
-        self._up[model_id] = False
-        self._reasons[model_id] = reason
-        if was is not False:
+        self._answered.add(model_id)
+        if model_id not in self._reasons:
             LOGGER.warning("model %s is down (%s)", model_id, reason)
+        self._reasons[model_id] = reason
 
     async def _watch_probes(self) -> None:
         while True:
@@ -154,7 +149,7 @@ class HealthMonitor:
             await asyncio.sleep(self._period)
 
     def _note_progress(self) -> None:
-        if self._first_results is not None and all(up is not None for up in self._up.values()):
+        if self._first_results is not None and len(self._answered) == len(self._engines):
             self._first_results.set()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -16,8 +15,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_response
+from serve_app.request_ids import REQUEST_ID_HEADER, new_request_id
 
-REQUEST_ID_HEADER = "x-request-id"
 Model = TypeVar("Model", bound=BaseModel)
 Caller = TypeVar("Caller")
 
@@ -42,7 +41,7 @@ class RequestContextMiddleware:
         # Serve saw the request (serve_app.request_ids); Serve echoes it in the response. Reuse it so that logs
         # and the client see one id. Outside Serve (unit tests), make one.
         given = Headers(scope=scope).get(REQUEST_ID_HEADER)
-        request_id = given or "req_" + uuid.uuid4().hex
+        request_id = given or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

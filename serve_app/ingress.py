@@ -49,6 +49,8 @@ from serve_app.status import routes as status_routes
 from serve_app.status import tables as status_tables
 from serve_app.status.report import StatusReport
 
+LOGGER = logging.getLogger("serve_app")
+
 
 def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, HealthChecked], meter: Meter,
                    today: Callable[[], dt.date] | None = None, recorder: metrics.Metrics | None = None,
@@ -99,9 +101,6 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit})
-
-
-LOGGER = logging.getLogger("serve_app")
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)
