@@ -105,9 +105,10 @@ def serve_env(port: int, data_dir: Path, issuer: TestIssuer) -> dict[str, str]:
         "LLMAAS_OIDC_ISSUER": issuer.url,
         "LLMAAS_OIDC_AUDIENCE": AUDIENCE,
         # Status probes every 10 s, and hung engines replaced within about a minute
-        # (tests/integration/test_status.py); two busy CPU cores are slow, not degraded.
+        # (tests/integration/test_status.py); two busy CPU cores are slow, not degraded. Probes keep the default
+        # 30 s timeout: at 15 s, two SmolLM2 probes in a row timed out while the audio tests held both cores,
+        # and the prober called a working model a major outage.
         "LLMAAS_STATUS_PROBE_SECONDS": "10",
-        "LLMAAS_STATUS_PROBE_TIMEOUT_SECONDS": "15",
         "LLMAAS_ENGINE_STALL_SECONDS": "30",
         "LLMAAS_ENGINE_HEALTH_CHECK_PERIOD_SECONDS": "2",
         "LLMAAS_STATUS_DEGRADED_TTFB_MS": "60000",
