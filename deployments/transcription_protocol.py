@@ -14,6 +14,9 @@ class TranscriptionRequest:
     language: str | None = None
     prompt: str | None = None
     temperature: float | None = None
+    # The most decoded audio the replica may transcribe: what the ingress reserved from the file's container,
+    # with a tolerance; longer audio is refused (audio_duration_mismatch). None: only the model's own bound.
+    max_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ray import serve
 
 from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
+from serve_app.audio.duration import check_duration, invalid_audio, max_audio_seconds
 from serve_app.audio.languages import LANGUAGES
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 # Temperature 0 means: start greedy and raise the temperature when decoding fails (OpenAI's behaviour).
 FALLBACK_TEMPERATURES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 SAMPLE_RATE: Final = 16_000  # what faster-whisper decodes to
-DEFAULT_MAX_AUDIO_SECONDS: Final = 2 * 3600.0
 
 
 def check_request(model_id: str, multilingual: bool, request: TranscriptionRequest) -> None:
@@ -43,27 +43,6 @@ def check_request(model_id: str, multilingual: bool, request: TranscriptionReque
                                   param="language", code="unsupported_language")
 
 
-def check_duration(seconds: float, max_seconds: float) -> None:
-    """Refuses silence-only files of zero length, and audio longer than the replica will transcribe (a small,
-    highly compressed file can decode to hours)."""
-    if seconds <= 0:
-        raise empty_audio()
-    if seconds > max_seconds:
-        raise InvalidRequestError(f"The audio lasts {seconds:.0f} s; this model transcribes at most "
-                                  f"{max_seconds:.0f} s per request. Split the file.", param="file",
-                                  code="audio_too_long")
-
-
-def invalid_audio() -> InvalidRequestError:
-    return InvalidRequestError("The audio file could not be decoded. Supported formats: flac, m4a, mp3, mp4, mpeg, "
-                               "mpga, oga, ogg, wav, webm.", param="file", code="invalid_audio")
-
-
-def empty_audio() -> InvalidRequestError:
-    return InvalidRequestError("The audio file contains no audio (its duration is zero).", param="file",
-                               code="empty_audio")
-
-
 @serve.deployment(max_ongoing_requests=16)
 class WhisperDeployment:
     def __init__(self, entry: ModelEntry, stall_seconds: float = 60.0) -> None:
@@ -78,7 +57,7 @@ class WhisperDeployment:
             num_workers=int(args.get("num_workers", 1)),
         )
         self._beam_size = int(args.get("beam_size", 5))
-        self._max_audio_seconds = float(args.get("max_audio_seconds", DEFAULT_MAX_AUDIO_SECONDS))
+        self._max_audio_seconds = max_audio_seconds(args)
         self._model_id = entry.id
         self._multilingual = bool(self._model.model.is_multilingual)
         self._watch = EngineWatch(stall_seconds)
@@ -114,7 +93,8 @@ class WhisperDeployment:
 
     def _transcribe_audio(self, request: TranscriptionRequest) -> TranscriptionResult:
         audio = _decode(request.audio)
-        check_duration(audio.size / SAMPLE_RATE, self._max_audio_seconds)
+        # Never more than the ingress reserved: a file whose container said less than it decodes to is refused.
+        check_duration(audio.size / SAMPLE_RATE, self._max_audio_seconds, request.max_seconds)
         temperature = request.temperature or 0.0
         options: dict[str, Any] = {
             "language": request.language,

@@ -7,6 +7,7 @@ Core speaks both; each store declares its tables on :data:`METADATA` and creates
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -15,6 +16,7 @@ from serve_app.settings import Settings
 
 METADATA = MetaData()
 SQLITE_FILE = "platform.sqlite3"
+CONNECT_TIMEOUT_SECONDS = 3
 
 
 def database_url(settings: Settings) -> str:
@@ -32,8 +34,21 @@ def connect(settings: Settings) -> Engine:
     """An engine for the platform's database; SQLite's folder is created if needed."""
     url = database_url(settings)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4)
+        # A server that cannot be reached fails a connection in seconds, not after the system's TCP timeout.
+        return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return _sqlite(url)
+
+
+def sqlite_file(path: Path) -> Engine:
+    """An engine for a local SQLite file; its folder is created if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return _sqlite(f"sqlite:///{path}")
+
+
+def _sqlite(url: str) -> Engine:
+    """WAL, so that every replica and actor on the node shares the file."""
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine

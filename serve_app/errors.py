@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from ray.exceptions import RayTaskError
 from ray.serve.exceptions import BackPressureError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -172,6 +173,13 @@ def _is_union_tag(part: str) -> bool:
             or part.startswith(("function-", "constrained-")))
 
 
+def database_unavailable(what: str) -> ServiceUnavailableError:
+    """The platform's database (keys, ledger) cannot be reached: see README, "When the database is down"."""
+    return ServiceUnavailableError(
+        f"The platform's database cannot be reached, so {what} (nothing was billed). Try again in a few seconds.",
+        code="database_unavailable", headers={"retry-after": "5"})
+
+
 def to_api_error(exc: BaseException, request_id: str) -> APIError:
     exc = unwrap(exc)
     if isinstance(exc, APIError):
@@ -183,6 +191,8 @@ def to_api_error(exc: BaseException, request_id: str) -> APIError:
     if isinstance(exc, BackPressureError):
         return ServiceUnavailableError("The model is overloaded right now. Please retry shortly.",
                                        code="model_overloaded")
+    if isinstance(exc, OperationalError | InterfaceError):
+        return database_unavailable("this request could not be served")
     logger.error("request %s failed: %s", request_id, type(exc).__name__, exc_info=exc)
     return InternalServerError(
         "The server had an error while processing your request. Sorry about that! "

@@ -32,6 +32,7 @@ from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
 from serve_app.governance import usage_api
 from serve_app.governance.admission import Governance
+from serve_app.governance.holdings import Holdings
 from serve_app.governance.leases import LeasedMeter
 from serve_app.governance.ledger import Ledger
 from serve_app.governance.limits import RequestLimits
@@ -65,8 +66,9 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance)
     tiers = load_tiers(settings.tiers)
     leased = LeasedMeter(meter, settings.admission_lease_seconds)
-    reporter = UsageReporter(leased, settings.metering_retry_seconds, settings.metering_interval_seconds)
-    governance = Governance(tiers, leased, reporter)
+    holdings = Holdings(leased)
+    reporter = UsageReporter(leased, settings.metering_retry_seconds, settings.metering_interval_seconds, holdings)
+    governance = Governance(tiers, leased, reporter, holdings)
     recorder = recorder or metrics.Metrics()
     engines = metrics.instrument(engines, recorder)
     router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)
@@ -97,7 +99,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
-                    lifespan=_lifespan(monitor, reporter))
+                    lifespan=_lifespan(monitor, reporter, holdings))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit})
@@ -126,16 +128,19 @@ Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
 SHUTDOWN_FLUSH_SECONDS = 15.0  # within Serve's graceful shutdown (20 s by default)
 
 
-def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter) -> Lifespan:
-    """The replica's life: models are checked in the background from its start (serve_app.health); when it
-    stops, the usage records still queued go to the metering actor before it ends."""
+def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: Holdings) -> Lifespan:
+    """The replica's life: models are checked in the background from its start (serve_app.health), and its
+    reservations at the metering actor kept alive (serve_app.governance.holdings); when it stops, the usage
+    records still queued go to the metering actor before it ends."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         monitor.start()
+        holdings.start()
         try:
             yield
         finally:
             await monitor.stop()
+            await holdings.stop()
             try:
                 async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
                     await reporter.flush()

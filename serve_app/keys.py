@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 from sqlalchemy import Boolean, Column, Engine, Integer, String, Table, Text, insert, inspect, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from serve_app.database import METADATA
+from serve_app.errors import database_unavailable
 from serve_app.governance.quotas import Quotas
 
 KEY_PREFIX = "sk-"
+UNREACHABLE_PAUSE_SECONDS = 1.0
 
 API_KEYS = Table(
     "api_keys",
@@ -188,14 +191,26 @@ class KeyCache:
     def __init__(self, store: KeyStore, ttl_seconds: float) -> None:
         self._store = store
         self._cache: TTLCache[str, ApiKey | None] = TTLCache(maxsize=100_000, ttl=ttl_seconds)
+        self._unreachable_until = 0.0  # monotonic time: the database failed, do not wait on it again before
 
     def lookup(self, secret: str) -> ApiKey | None:
+        """The key, or None for an unknown secret. With the database out of reach, a key checked in the last
+        ``ttl_seconds`` is still served and any other is a 503 (``database_unavailable``), at once for
+        ``UNREACHABLE_PAUSE_SECONDS`` after a failed lookup."""
         digest = hash_secret(secret)
         try:
             return self._cache[digest]
         except KeyError:
-            key = self._cache[digest] = self._store.find_by_hash(digest)
-            return key
+            pass
+        if time.monotonic() < self._unreachable_until:
+            raise database_unavailable("this API key could not be checked")
+        try:
+            key = self._store.find_by_hash(digest)
+        except (OperationalError, InterfaceError):
+            self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE_SECONDS
+            raise database_unavailable("this API key could not be checked") from None
+        self._cache[digest] = key
+        return key
 
     def forget_all(self) -> None:
         self._cache.clear()

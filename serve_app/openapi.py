@@ -67,8 +67,24 @@ def _operation(summary: str, security: list[dict[str, list[str]]] | None, ok: di
     return operation
 
 
+_AUDIO_BILLING = ("Billed by the audio's duration, in whole seconds rounded up (`usage.seconds`). The duration read "
+                  "from the file's container is reserved against the key's `audio_minutes_per_month` at admission, "
+                  "and the model transcribes no more than that; a request whose client disconnects is billed for "
+                  "the audio the model transcribed (outcome `cancelled`).")
+_AUDIO_ERRORS = {
+    "400": {**_ERROR, "description": "OpenAI's error object. A bad file has `param` `file` and code `invalid_audio`, "
+                                     "`empty_audio`, `audio_too_long` (beyond the model's `max_audio_seconds`) or "
+                                     "`audio_duration_mismatch` (it decodes to more audio than its container says)"},
+    "429": {**_ERROR, "description": "OpenAI's error object: a rate limit (`rate_limit_exceeded`), or the key's "
+                                     "audio minutes or budget spent, this file's duration included "
+                                     "(`insufficient_quota`)"},
+}
+
+
 def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
     operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500, 503))
+    operation["description"] = _AUDIO_BILLING
+    operation["responses"].update(_AUDIO_ERRORS)
     operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
         "$ref": f"#/components/schemas/{body.__name__}"}}}}
     return operation
@@ -150,10 +166,11 @@ def build_openapi() -> dict[str, Any]:
                       "description": "Comma-separated: key_id, model, day, endpoint (default key_id,model)"},
                      {"name": "format", "in": "query", "required": False,
                       "schema": {"type": "string", "enum": ["json", "csv"]}}]
-    limited = (400, 401, 403, 404, 413, 429, 500, 503)  # 503: the metering actor did not answer
+    # 503: the metering actor did not answer, or the database cannot be reached (README, "When the database is down")
+    limited = (400, 401, 403, 404, 413, 429, 500, 503)
     paths: dict[str, Any] = {
-        "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401,))},
-        "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404)),
+        "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401, 503))},
+        "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404, 503)),
                                        "parameters": model_param}},
         "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _GENERATED,
                                                     ChatCompletionRequest, (*limited, 504))},
@@ -187,10 +204,10 @@ def build_openapi() -> dict[str, Any]:
             **_operation("Rotate a key: a new secret, same id and history", _ADMIN, _JSON, errors=(400, 401, 404)),
             "parameters": key_param}},
         "/v1/usage": {"get": {**_operation("The calling key's usage: totals, per model, per day, budget", _KEY,
-                                           _JSON, errors=(400, 401)), "parameters": period}},
+                                           _JSON, errors=(400, 401, 503)), "parameters": period}},
         "/admin/v1/usage": {"get": {**_operation("Usage of every key, filtered and grouped (JSON or CSV)", _ADMIN,
                                                  _JSON_OR_CSV,
-                                                 errors=(400, 401, 403)), "parameters": usage_filters}},
+                                                 errors=(400, 401, 403, 503)), "parameters": usage_filters}},
     }
     paths.update(_status_paths())
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 from collections.abc import AsyncIterator
@@ -12,8 +13,20 @@ import numpy as np
 from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
 from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
-from deployments.whisper_engine import check_request, empty_audio, invalid_audio
+from deployments.whisper_engine import check_request
+from serve_app.audio.duration import DEFAULT_MAX_AUDIO_SECONDS, check_duration, invalid_audio
 from serve_app.errors import InvalidRequestError
+
+
+def wav(seconds: float = 2.0, rate: int = 4000) -> bytes:
+    """A silent 16-bit mono WAV file of ``seconds``, in memory."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\x00\x00" * int(seconds * rate))
+    return buffer.getvalue()
 
 
 @dataclass
@@ -79,12 +92,16 @@ class FakeEngine:
 @dataclass
 class FakeTranscriber:
     """Transcribes a WAV (decoded in memory with the ``wave`` module) as ``sentences``, one segment each, spread
-    over the audio's duration; refuses requests and audio as ``WhisperDeployment`` does."""
+    over the audio's duration; refuses requests and audio as ``WhisperDeployment`` does. ``decodes_to``: every
+    file decodes to that many seconds, whatever its container says (a file that lies about its length);
+    ``release``: each transcription waits for it once its audio is decoded (a transcription in progress)."""
 
     sentences: tuple[str, ...] = (" Hello world.", " This is a test.")
     multilingual: bool = True
     model_id: str = "fake-whisper"
     healthy: bool = True
+    decodes_to: float | None = None
+    release: asyncio.Event | None = None
     requests: list[TranscriptionRequest] = field(default_factory=list)
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
@@ -95,8 +112,10 @@ class FakeTranscriber:
                 duration = audio.getnframes() / audio.getframerate()
         except (wave.Error, EOFError):
             raise invalid_audio() from None
-        if duration == 0:
-            raise empty_audio()
+        duration = duration if self.decodes_to is None else self.decodes_to
+        check_duration(duration, DEFAULT_MAX_AUDIO_SECONDS, request.max_seconds)
+        if self.release is not None:
+            await self.release.wait()
         step = duration / len(self.sentences)
         segments = [Segment(id=i, seek=0, start=round(i * step, 3), end=round((i + 1) * step, 3), text=text,
                             tokens=[50364 + i], avg_logprob=-0.25, compression_ratio=1.1, no_speech_prob=0.01)

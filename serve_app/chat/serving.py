@@ -20,7 +20,7 @@ from serve_app.catalog import Capability
 from serve_app.chat.images import ImagePolicy, check_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.generation import collect, usage
-from serve_app.governance.admission import Governance, estimate_tokens
+from serve_app.governance.admission import Governance, chat_added_tokens, prompt_bound
 from serve_app.governance.limits import RequestLimits, generate, output_limit, possible_output
 from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
@@ -59,7 +59,8 @@ class ChatService:
         created = int(time.time())
         ticket = await self._governance.admit(
             key, body.model, "chat.completions", request_id, entry.pricing,
-            prompt_estimate=estimate_tokens(characters),
+            prompt_estimate=(entry.context_length if body.has_images else  # an image's tokens: up to the context
+                             prompt_bound(characters, entry.context_length, chat_added_tokens(len(body.messages)))),
             max_output_tokens=possible_output(limit, entry.context_length) * body.n,
             stream=body.stream, quotas=quotas)
         await self._gate.apply(ticket, quotas.guard, [body.guard_messages()], model=body.model, param="messages")

@@ -13,7 +13,7 @@ from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from serve_app.catalog import Capability
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.generation import collect, usage
-from serve_app.governance.admission import Governance, estimate_tokens
+from serve_app.governance.admission import Governance, prompt_bound
 from serve_app.governance.limits import RequestLimits, check_token_prompt, generate, output_limit, possible_output
 from serve_app.guardrails.gate import GuardGate
 from serve_app.keys import ApiKey
@@ -47,7 +47,8 @@ class CompletionService:
                                     prompts=prompts)
         completion_id = "cmpl-" + uuid.uuid4().hex
         created = int(time.time())
-        prompt_estimate = sum(estimate_tokens(len(p)) if isinstance(p, str) else len(p) for p in prompts)
+        prompt_estimate = sum(prompt_bound(len(p), entry.context_length) if isinstance(p, str) else len(p)
+                              for p in prompts)
         ticket = await self._governance.admit(
             key, body.model, "completions", request_id, entry.pricing, prompt_estimate=prompt_estimate,
             max_output_tokens=possible_output(limit, entry.context_length) * body.n * len(prompts),

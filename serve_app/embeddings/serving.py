@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
-from serve_app.governance.admission import Governance, Usage, estimate_tokens
+from serve_app.governance.admission import Governance, Usage, prompt_bound
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
 
@@ -28,9 +28,11 @@ class EmbeddingService:
         engine = self._router.embedder(body.model)
         inputs = body.inputs()
         slices = [inputs[start:start + SLICE] for start in range(0, len(inputs), SLICE)]
-        estimate = sum(estimate_tokens(len(item)) if isinstance(item, str) else len(item) for item in inputs)
-        ticket = await self._governance.admit(key, body.model, "embeddings", request_id,
-                                              self._router.entry(body.model).pricing, prompt_estimate=estimate)
+        entry = self._router.entry(body.model)
+        estimate = sum(prompt_bound(len(item), entry.context_length) if isinstance(item, str) else len(item)
+                       for item in inputs)
+        ticket = await self._governance.admit(key, body.model, "embeddings", request_id, entry.pricing,
+                                              prompt_estimate=estimate)
         with ticket.failures():
             outcomes = await asyncio.gather(*(
                 engine.embed(EmbeddingRequest(f"{request_id}-{n}", part, body.dimensions))

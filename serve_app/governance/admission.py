@@ -14,6 +14,7 @@ from starlette.responses import Response
 from deployments.llm_protocol import GenerationChunk
 from serve_app.catalog.schema import Pricing
 from serve_app.errors import APIError, PermissionDeniedError, QuotaExceededError, RateLimitError
+from serve_app.governance.holdings import Holdings
 from serve_app.governance.meter import Meter
 from serve_app.governance.quotas import Measure, Quotas, TierConfig, Window
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, LimitStatus, Outcome, UsageRecord, cost
@@ -21,6 +22,8 @@ from serve_app.governance.reporter import UsageReporter
 from serve_app.keys import ApiKey
 
 TOKEN_MEASURES = (Measure.TOKENS, Measure.OUTPUT_TOKENS)
+ADDED_TOKENS = 8  # special tokens a tokenizer adds around one text (BOS/EOS, [CLS]/[SEP]), or a chat message's markers
+CHAT_TEMPLATE_TOKENS = 64  # what a chat template adds once: a generation prompt, a default system prompt
 LIMIT_WORDS = {
     "requests_per_minute": "requests per minute (RPM)",
     "tokens_per_minute": "tokens per minute (TPM)",
@@ -121,10 +124,12 @@ class Ticket:
 class Governance:
     """Per ingress replica: checks keys against their tier and overrides, through the shared meter."""
 
-    def __init__(self, tiers: TierConfig, meter: Meter, reporter: UsageReporter) -> None:
+    def __init__(self, tiers: TierConfig, meter: Meter, reporter: UsageReporter,
+                 holdings: Holdings | None = None) -> None:
         self._tiers = tiers
         self._meter = meter
         self._reporter = reporter
+        self._holdings = holdings  # the admitted requests whose reservations this replica keeps alive
 
     def allows(self, key: ApiKey, model: str) -> bool:
         """Whether the key may call the model (the models it may not are also hidden from /v1/models)."""
@@ -135,10 +140,12 @@ class Governance:
         return self._tiers.effective_quotas(key.tier, key.quotas)
 
     async def admit(self, key: ApiKey, model: str, endpoint: str, request_id: str, pricing: Pricing, *,
-                    prompt_estimate: int = 0, max_output_tokens: int = 0, stream: bool = False,
-                    quotas: Quotas | None = None) -> Ticket:
+                    prompt_estimate: int = 0, max_output_tokens: int = 0, audio_seconds: float = 0.0,
+                    stream: bool = False, quotas: Quotas | None = None) -> Ticket:
         """Lets the request in, or raises 403 (model not allowed) / 429 (a limit is reached, or the key has
-        as many streams open as it may when ``stream``). ``quotas``: the key's, when the caller has them."""
+        as many streams open as it may when ``stream``). ``audio_seconds``: the duration of the request's audio
+        (read from its container), reserved in whole seconds as it is billed. ``quotas``: the key's, when the
+        caller has them."""
         if key.internal:
             return Ticket(key, model, endpoint, request_id, pricing, reporter=None)
         quotas = self.quotas(key) if quotas is None else quotas
@@ -146,11 +153,14 @@ class Governance:
             raise PermissionDeniedError(
                 f"This API key is not allowed to use the model `{model}`. Ask the operator to add it to the "
                 "key's allowed models.", param="model", code="model_not_allowed")
+        audio = float(math.ceil(audio_seconds))
         reservation = {
             Measure.TOKENS: float(prompt_estimate + max_output_tokens),
             Measure.OUTPUT_TOKENS: float(max_output_tokens),
-            Measure.COST: cost(pricing, prompt_estimate, max_output_tokens, 0.0),
+            Measure.COST: cost(pricing, prompt_estimate, max_output_tokens, audio),
         }
+        if audio:
+            reservation[Measure.AUDIO_SECONDS] = audio
         limits = quotas.limits()
         stream_limit = quotas.stream_limit() if stream else None
         if stream_limit is not None:
@@ -162,15 +172,26 @@ class Governance:
         if not result.admitted:
             assert result.refused_by is not None
             raise refusal(result.refused_by, result.now, headers)
+        if self._holdings is not None:
+            self._holdings.hold(request_id)
         holds_stream = stream_limit is not None
         near_a_limit = result.held_at_meter and result.lease is None
         return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers,
                       holds_stream=holds_stream, urgent=holds_stream or near_a_limit)
 
 
-def estimate_tokens(characters: int) -> int:
-    """A cheap upper-ish estimate of a prompt's tokens before the engine tokenizes it (as OpenAI does)."""
-    return characters // 4 + 1
+def prompt_bound(characters: int, context_length: int, added_tokens: int = ADDED_TOKENS) -> int:
+    """The most tokens a text of ``characters`` can be once tokenized, which admission reserves before the engine
+    counts: a token is at least one UTF-8 byte and a character at most four, plus what the tokenizer or a chat
+    template adds around it (``added_tokens``: special tokens, role markers, a default system prompt); never more
+    than the model's context, as the engine refuses a longer prompt. An upper bound, so that concurrent requests
+    admitted on their reservations cannot together cross a limit by more than one request."""
+    return min(4 * characters + added_tokens, context_length)
+
+
+def chat_added_tokens(messages: int) -> int:
+    """At most what a chat template adds to a conversation of ``messages``."""
+    return CHAT_TEMPLATE_TOKENS + ADDED_TOKENS * messages
 
 
 def rate_limit_headers(result: AdmissionResult) -> dict[str, str]:

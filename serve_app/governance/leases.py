@@ -7,8 +7,9 @@ How limits stay exact:
   few more requests like the one asking, and holds the whole lease as a reservation: other replicas'
   admissions see it as used. Near a limit no lease is granted, and every request is decided by the actor.
 - The replica admits locally only requests whose reservation (one request, its prompt estimate and
-  ``max_tokens``, their price) fits in what the lease has left; finished requests settle their real use
-  against the lease (an audio request reserves nothing and is charged its seconds here).
+  ``max_tokens`` or its audio's duration read from the file's container, their price) fits in what the
+  lease has left; finished requests settle their real use against the lease (audio: the seconds the engine
+  decoded, in place of the container's).
 - A lease lasts ``LLMAAS_ADMISSION_LEASE_SECONDS`` at most, never past the reset of any window it covers.
   When it expires or no longer fits a request, the replica releases it: the actor drops its reservation
   and keeps one for each request it admitted that is still in flight, until that request's record is
@@ -43,7 +44,7 @@ class _Held:
 
     def fits(self, reservation: dict[Measure, float]) -> bool:
         """Whether the request's reservation fits in what is left (one that reserves nothing of a measure,
-        audio seconds for instance, needs some room left)."""
+        audio seconds for a chat request for instance, needs some room left)."""
         return all(self._fits(self.used.get(measure, 0.0), _need(measure, reservation), amount)
                    for measure, amount in self.lease.amounts.items())
 
@@ -120,6 +121,9 @@ class LeasedMeter:
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
         await self._meter.release(lease_id, in_flight)
+
+    async def renew(self, request_ids: Sequence[str]) -> None:
+        await self._meter.renew(request_ids)
 
     def _keep(self, lease: Lease) -> None:
         replaced = self._held.get(lease.key_id)

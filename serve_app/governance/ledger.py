@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Column, Engine, Float, Index, Integer, String, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -92,6 +93,20 @@ class Ledger:
                 db.execute(dialect.insert(USAGE).on_conflict_do_nothing(), [_row(record) for record in new])
         return new
 
+    def oldest(self, limit: int) -> list[UsageRecord]:
+        """Up to ``limit`` records, the oldest first (a spool's records on their way to the ledger)."""
+        with self._engine.connect() as db:
+            rows = db.execute(select(USAGE).order_by(USAGE.c.ended_at).limit(limit))
+            return [_record(row._mapping) for row in rows]
+
+    def delete(self, request_ids: Sequence[str]) -> None:
+        with self._engine.begin() as db:
+            db.execute(USAGE.delete().where(USAGE.c.request_id.in_(list(request_ids))))
+
+    def count(self) -> int:
+        with self._engine.connect() as db:
+            return int(db.execute(select(func.count()).select_from(USAGE)).scalar_one())
+
     def window_totals(self, window_start: float) -> dict[tuple[str, Measure], float]:
         """Each key's use since ``window_start``: what a restarted actor's counters start from."""
         query = (select(USAGE.c.key_id, func.count(), func.sum(USAGE.c.prompt_tokens + USAGE.c.completion_tokens),
@@ -156,6 +171,13 @@ def _row(record: UsageRecord) -> dict[str, object]:
             "endpoint": record.endpoint, "day": record.day, "ended_at": record.ended_at,
             "prompt_tokens": record.prompt_tokens, "completion_tokens": record.completion_tokens,
             "audio_seconds": record.audio_seconds, "cost_usd": record.cost_usd, "outcome": record.outcome}
+
+
+def _record(row: Any) -> UsageRecord:
+    return UsageRecord(request_id=row["request_id"], key_id=row["key_id"], model=row["model"],
+                       endpoint=row["endpoint"], prompt_tokens=row["prompt_tokens"],
+                       completion_tokens=row["completion_tokens"], audio_seconds=row["audio_seconds"],
+                       cost_usd=row["cost_usd"], outcome=row["outcome"], ended_at=row["ended_at"])
 
 
 def _rounded(row: dict[str, object]) -> dict[str, object]:

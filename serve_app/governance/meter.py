@@ -19,18 +19,23 @@ from typing import Any, Protocol
 
 import ray
 from ray.exceptions import RayError
+from sqlalchemy.exc import SQLAlchemyError
 
 from serve_app.database import connect, database_url
 from serve_app.errors import ServiceUnavailableError
 from serve_app.governance.ledger import Ledger
 from serve_app.governance.quotas import Limit, Measure, Window
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, Lease, LimitStatus, UsageRecord
+from serve_app.governance.spool import DRAIN_RETRY_SECONDS, Spool
 from serve_app.governance.windows import WindowCounters, window_bounds
 from serve_app.settings import Settings
 
 NAMESPACE = "llmaas"
 ACTOR_CPUS = 0  # the actor only counts: it must never keep a model replica from being placed
-RESERVATION_SECONDS = 3600.0  # a request never reported (a crashed ingress) stops holding its reservation
+# A request's reservation that its replica stopped renewing (a killed ingress) is dropped after this; live
+# replicas renew theirs every HEARTBEAT_SECONDS (serve_app/governance/holdings.py).
+RESERVATION_SECONDS = 90.0
+HEARTBEAT_SECONDS = 20.0
 LEASE_SHARE = 0.1  # a lease covers this share of what each of the key's limits has left
 LEASE_MIN_REQUESTS = 4  # ... and is granted only when that share fits at least this many such requests
 LEASE_GRACE_SECONDS = 30.0  # a lease its replica never released (a crashed ingress) is dropped after this
@@ -45,6 +50,8 @@ class Meter(Protocol):
     async def report(self, records: Sequence[UsageRecord]) -> int: ...
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None: ...
+
+    async def renew(self, request_ids: Sequence[str]) -> None: ...
 
 
 @dataclass
@@ -79,6 +86,12 @@ class _Reservations:
     def held(self, key_id: str, measure: Measure) -> float:
         return sum(self.by_request[request_id].amounts.get(measure, 0.0) for request_id in self.by_key.get(key_id, ()))
 
+    def renew(self, request_ids: Sequence[str], now: float) -> None:
+        for request_id in request_ids:
+            reservation = self.by_request.get(request_id)
+            if reservation is not None:
+                reservation.expires_at = max(reservation.expires_at, now + RESERVATION_SECONDS)
+
     def expire(self, now: float) -> None:
         for request_id in [rid for rid, r in self.by_request.items() if r.expires_at < now]:
             self.pop(request_id)
@@ -89,19 +102,26 @@ class MeterCore:
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._ledger = Ledger(connect(settings))
+        self._spool = Spool(settings.data_dir / f"usage-spool-{ledger_digest(settings)}.sqlite3")
         self._clock = clock
         self._counters = WindowCounters()
         self._reservations = _Reservations()
         self._settled: dict[str, float] = {}  # request id -> when its record was counted
         self._write_lock = asyncio.Lock()
+        self._next_drain = 0.0
+        self._draining: asyncio.Task[bool] | None = None
         now = clock()
-        for window in Window:
+        for window in Window:  # a database that cannot be reached fails the start (admission: 503)
             start, _ = window_bounds(window, now)
-            self._counters.load(window, now, self._ledger.window_totals(start))
+            totals = self._ledger.window_totals(start)
+            for key, amount in self._spool.store.window_totals(start).items():
+                totals[key] = totals.get(key, 0.0) + amount
+            self._counters.load(window, now, totals)
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
         now = self._clock()
         self._reservations.expire(now)
+        self._drain_spool(now)
         statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
         refused = next((status for status in statuses if status.used >= status.limit.maximum), None)
         if refused is not None:
@@ -143,12 +163,22 @@ class MeterCore:
                     self._reservations.add(request_id, _Reservation(lease.key_id,
                                                                     {**amounts, Measure.REQUESTS: 1.0}, now))
 
+    async def renew(self, request_ids: Sequence[str]) -> None:
+        """A replica's heartbeat: its requests still in flight keep their reservations (unknown ids: requests
+        admitted on a lease, or already reported, hold nothing here). Also a moment to move spooled usage to
+        the ledger when the platform is idle."""
+        now = self._clock()
+        self._reservations.renew(request_ids, now)
+        self._drain_spool(now)
+
     async def report(self, records: Sequence[UsageRecord]) -> int:
         """Writes the records to the ledger (once each) and settles their reservations; returns how many
         were new."""
         async with self._write_lock:
-            new = await asyncio.to_thread(self._ledger.write, records)
+            unseen = [record for record in records if record.request_id not in self._settled]
+            new = await asyncio.to_thread(self._write, records, unseen)
             now = self._clock()
+            self._drain_spool(now)
             self._forget_settled(now)
             fresh = {record.request_id for record in new}
             for record in records:
@@ -161,6 +191,28 @@ class MeterCore:
                     del amounts[Measure.REQUESTS]  # counted when it was admitted (by this incarnation)
                 self._counters.add(record.key_id, amounts, now)
             return len(new)
+
+    def _write(self, records: Sequence[UsageRecord], unseen: Sequence[UsageRecord]) -> list[UsageRecord]:
+        """The new records, written to the ledger; to the spool when its database cannot be reached (then
+        ``unseen``: those not counted in the last minutes, as the ledger cannot be asked)."""
+        try:
+            return self._ledger.write(records)
+        except SQLAlchemyError:
+            return self._spool.keep(unseen)
+
+    def _drain_spool(self, now: float) -> None:
+        """Starts moving spooled records to the ledger, at most every ``DRAIN_RETRY_SECONDS``, in the background
+        (idempotent by request id: no lock needed)."""
+        if not self._spool.held or now < self._next_drain or (self._draining and not self._draining.done()):
+            return
+        self._next_drain = now + DRAIN_RETRY_SECONDS
+        self._draining = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._spool.drain_into, self._ledger))
+
+    @property
+    def spooled(self) -> int:
+        """Records held in the spool, not in the ledger yet."""
+        return self._spool.held
 
     def _forget_settled(self, now: float) -> None:
         while self._settled:
@@ -177,7 +229,11 @@ class MeterCore:
 
 def actor_name(settings: Settings) -> str:
     """One metering actor per ledger: the name carries a digest of the database's location."""
-    return "llmaas-meter-" + hashlib.sha256(database_url(settings).encode()).hexdigest()[:12]
+    return "llmaas-meter-" + ledger_digest(settings)
+
+
+def ledger_digest(settings: Settings) -> str:
+    return hashlib.sha256(database_url(settings).encode()).hexdigest()[:12]
 
 
 class ActorMeter:
@@ -221,6 +277,9 @@ class ActorMeter:
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
         await self._call("release", lease_id, list(in_flight))
+
+    async def renew(self, request_ids: Sequence[str]) -> None:
+        await self._call("renew", list(request_ids))
 
 
 class MeteringUnavailable(Exception):

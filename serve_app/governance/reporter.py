@@ -19,6 +19,7 @@ import contextlib
 import logging
 import math
 
+from serve_app.governance.holdings import Holdings
 from serve_app.governance.meter import Meter
 from serve_app.governance.records import UsageRecord
 
@@ -28,8 +29,10 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class UsageReporter:
-    def __init__(self, meter: Meter, retry_seconds: float, interval_seconds: float = 0.0) -> None:
+    def __init__(self, meter: Meter, retry_seconds: float, interval_seconds: float = 0.0,
+                 holdings: Holdings | None = None) -> None:
         self._meter = meter
+        self._holdings = holdings  # told which requests' records the actor took (their reservations are gone)
         self._retry_seconds = retry_seconds
         self._interval_seconds = interval_seconds
         self._pending: list[UsageRecord] = []
@@ -86,6 +89,8 @@ class UsageReporter:
             logger.warning("usage report of %d records failed (%s); retrying", len(batch), type(exc).__name__)
             return False
         del self._pending[:len(batch)]
+        if self._holdings is not None:
+            self._holdings.settled(record.request_id for record in batch)
         return True
 
     async def flush(self) -> None:

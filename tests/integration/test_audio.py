@@ -20,6 +20,7 @@ import openai
 import pytest
 
 from tests.integration.conftest import Platform
+from tests.integration.test_governance import wait_for_rows
 
 pytestmark = pytest.mark.integration
 BASE = "whisper-base"
@@ -31,6 +32,9 @@ LONG = (ENGLISH + " The weather is nice today, so we are going for a walk in the
         "and a very beautiful city. My brother bought a new car last week, and he drives it to work every morning. The "
         "library opens at nine o'clock and closes at six in the evening. Please remember to turn off the lights when "
         "you leave the office.")
+# About 15 s of speech: six of them are more than a minute of audio.
+MEDIUM = (ENGLISH + " The weather is nice today, so we are going for a walk in the park. Paris is the capital of "
+          "France and a very beautiful city.")
 MAX_WER = 0.35
 SRT_CUE = re.compile(r"^\d+\n\d{2}:\d{2}:\d{2},\d{3} --> \d{2}:\d{2}:\d{2},\d{3}\n\S.*$")
 VTT_CUE = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} --> \d{2}:\d{2}:\d{2}\.\d{3}\n\S.*$")
@@ -179,3 +183,40 @@ def test_tiny_en_folder_is_a_real_copy(platform: Platform) -> None:
     folder = platform.settings.models_dir / TINY_EN
     assert {p.name for p in folder.iterdir()} >= {"config.json", "model.bin", "tokenizer.json", "vocabulary.txt"}
     assert not any(p.is_symlink() for p in (folder, *folder.iterdir()))
+
+
+def test_a_client_that_disconnects_during_a_transcription_is_billed_its_seconds(platform: Platform,
+                                                                                  speech: dict[str, Path]) -> None:
+    key_id, secret = platform.create_key("audio-disconnect")
+    long = speech["long"]
+    with pytest.raises(httpx.ReadTimeout):  # the client leaves half a second after its upload
+        httpx.post(f"{platform.base_url}/v1/audio/transcriptions", headers={"Authorization": f"Bearer {secret}"},
+                   data={"model": BASE, "language": "en"}, files={"file": ("long.wav", long.read_bytes(), "audio/wav")},
+                   timeout=httpx.Timeout(60, read=0.5))
+    # The replica transcribes to the end, and the request is billed for it (its record is written then).
+    rows = wait_for_rows(platform, key_id, 1)
+    assert [(row["audio_seconds"], row["outcome"]) for row in rows] == [(math.ceil(seconds(long)), "cancelled")]
+
+
+def test_concurrent_uploads_cross_an_audio_quota_by_one_file_at_most(platform: Platform, tmp_path: Path) -> None:
+    """Each upload reserves its duration (read from the file's container) at admission, across both ingress
+    replicas: six files at once against one minute of audio are served up to the one that crosses it."""
+    key_id, secret = platform.create_key("audio-quota", quotas={"audio_minutes_per_month": 1})
+    audio = speak(MEDIUM, tmp_path, "medium")
+    file_seconds = math.ceil(seconds(audio))
+    content = audio.read_bytes()
+
+    def upload(_: int) -> httpx.Response:
+        return httpx.post(f"{platform.base_url}/v1/audio/transcriptions", headers={"Authorization": f"Bearer {secret}"},
+                          data={"model": TINY_EN}, files={"file": ("medium.wav", content, "audio/wav")}, timeout=300)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(upload, range(6)))
+    told = {a.headers["x-request-id"]: a.json()["usage"]["seconds"] for a in answers if a.status_code == 200}
+    refused = [a for a in answers if a.status_code != 200]
+    print(f"\n{file_seconds} s files against 60 s: {len(told)} served, {len(refused)} refused")
+    assert told and sum(told.values()) <= 60 + file_seconds
+    assert refused and all((a.status_code, a.json()["error"]["code"]) == (429, "insufficient_quota") for a in refused)
+    rows = wait_for_rows(platform, key_id, len(told))
+    assert {row["request_id"]: row["audio_seconds"] for row in rows} == told  # refusals are not metered
+    assert all(row["outcome"] == "completed" for row in rows)

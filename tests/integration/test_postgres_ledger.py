@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -12,13 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 from serve_app.database import connect
+from serve_app.errors import ServiceUnavailableError
 from serve_app.governance.ledger import Ledger, UsageQuery
 from serve_app.governance.meter import MeterCore
-from serve_app.governance.quotas import Quotas
+from serve_app.governance.quotas import Measure, Quotas
 from serve_app.governance.records import AdmissionRequest, UsageRecord
-from serve_app.keys import KeyStore, hash_secret
+from serve_app.governance.spool import DRAIN_RETRY_SECONDS
+from serve_app.keys import KeyCache, KeyStore, hash_secret
 from serve_app.settings import Settings
 from tests.integration.conftest import free_port
 
@@ -27,31 +31,72 @@ def _as_postgres(*command: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
 
 
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    assert binaries, "PostgreSQL is missing: `make test-packages` installs Debian's postgresql"
-    bin_dir = Path(binaries[-1])
-    folder = Path(tempfile.mkdtemp(prefix="llmaas-pg-"))
-    data, port = folder / "data", free_port()
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    subprocess.run(_as_postgres(str(bin_dir / "initdb"), "-D", str(data), "-U", "llmaas", "--auth=trust"),
-                   check=True, capture_output=True)
-    server = subprocess.Popen(_as_postgres(str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
-                                           "-k", str(folder), "-h", "127.0.0.1"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+class Clock:
+    """The wall clock, which a test may move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+class PostgresServer:
+    """Debian's PostgreSQL server in a temporary folder, which a test may stop and start again."""
+
+    def __init__(self) -> None:
+        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+        assert binaries, "PostgreSQL is missing: `make test-packages` installs Debian's postgresql"
+        self.bin_dir = Path(binaries[-1])
+        self.folder = Path(tempfile.mkdtemp(prefix="llmaas-pg-"))
+        self.data, self.port = self.folder / "data", free_port()
+        self.url = f"postgresql://llmaas@127.0.0.1:{self.port}/postgres"
+        self.process: subprocess.Popen[bytes] | None = None
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        subprocess.run(_as_postgres(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "llmaas",
+                                    "--auth=trust"), check=True, capture_output=True)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            _as_postgres(str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                         "-k", str(self.folder), "-h", "127.0.0.1"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+        while subprocess.run([str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
                              capture_output=True).returncode != 0:
             assert time.monotonic() < deadline, "PostgreSQL did not start"
             time.sleep(0.2)
-        yield f"postgresql://llmaas@127.0.0.1:{port}/postgres"
+
+    def stop(self) -> None:
+        """A fast shutdown: the server ends its sessions (a plain SIGTERM would wait for the clients' pooled
+        connections to close) and stops accepting connections."""
+        if self.process is not None:
+            subprocess.run(_as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
+                                        "stop"), check=True, capture_output=True)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    if postgres.process is None:  # a test that stopped it failed before starting it again
+        postgres.start()
+    return postgres.url
 
 
 @pytest.fixture
@@ -80,3 +125,61 @@ async def test_the_ledger_and_meter_run_on_postgres(settings: Settings) -> None:
     assert not (await MeterCore(settings).admit(AdmissionRequest(key, f"{key}-2", limits))).admitted
     rows = Ledger(connect(settings)).summary(UsageQuery(key_id=key, group_by=("model",)))
     assert [(r["model"], r["requests"], r["total_tokens"], r["cost_usd"]) for r in rows] == [("m", 1, 55, 0.5)]
+
+
+async def test_usage_is_kept_while_postgres_is_down_and_reaches_the_ledger_once_when_it_is_back(
+        postgres: PostgresServer, settings: Settings) -> None:
+    """Policy (README, "When the database is down"): requests already admitted, and keys checked moments ago,
+    are served; their usage is spooled on the actor's node and counted against limits, then moved to the
+    ledger once; a key that must be looked up is a 503 and a metering actor cannot start."""
+    clock = Clock()
+    meter = MeterCore(settings, clock)
+    key = f"key-{time.time_ns()}"
+    limits = tuple(Quotas(tokens_per_day=1_000_000).limits())
+    keys = KeyCache(KeyStore(connect(settings)), ttl_seconds=60)
+    _, secret = KeyStore(connect(settings)).create("pg-outage", tier="free")
+    assert keys.lookup(secret) is not None
+    acknowledged: list[UsageRecord] = []
+    stop = asyncio.Event()
+
+    async def load(worker: int) -> None:
+        """Admits and reports requests until told to stop, resending a batch the meter failed to take."""
+        index = 0
+        while not stop.is_set():
+            request_id = f"{key}-{worker}-{index}"
+            assert (await meter.admit(AdmissionRequest(key, request_id, limits, {Measure.TOKENS: 20}))).admitted
+            record = UsageRecord(request_id, key, "m", "chat.completions", 7 + worker, index % 5,
+                                 cost_usd=0.001, ended_at=time.time())
+            await meter.report([record])
+            await meter.report([record])  # a batch sent again (its first answer was lost) counts once
+            acknowledged.append(record)
+            index += 1
+            await asyncio.sleep(0.01)
+
+    workers = [asyncio.create_task(load(worker)) for worker in range(3)]
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(postgres.stop)
+    await asyncio.sleep(1.0)  # served while the database is down
+    assert meter.spooled > 0
+    with pytest.raises(ServiceUnavailableError) as refused:
+        keys.lookup("sk-" + "0" * 43)
+    assert refused.value.code == "database_unavailable" and refused.value.status_code == 503
+    assert keys.lookup(secret) is not None  # checked moments ago: still served
+    with pytest.raises(SQLAlchemyError):
+        MeterCore(settings)  # a metering actor cannot start without the ledger (admission is then a 503)
+    await asyncio.to_thread(postgres.start)
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*workers)
+    deadline = time.monotonic() + 30
+    while meter.spooled:  # the next call after the retry delay moves the spool to the ledger
+        assert time.monotonic() < deadline, f"{meter.spooled} records still spooled"
+        clock.offset += DRAIN_RETRY_SECONDS
+        await meter.renew([])
+        await asyncio.sleep(0.1)
+    rows = Ledger(connect(settings)).summary(UsageQuery(key_id=key))
+    assert rows[0]["requests"] == len(acknowledged) == len({r.request_id for r in acknowledged})
+    assert rows[0]["total_tokens"] == sum(r.prompt_tokens + r.completion_tokens for r in acknowledged)
+    restarted = MeterCore(settings)  # and a new incarnation counts each of them once
+    status = (await restarted.admit(AdmissionRequest(key, f"{key}-after", limits))).statuses[0]
+    assert status.used == rows[0]["total_tokens"]

@@ -2,42 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
-import wave
 from collections.abc import AsyncIterator
 from typing import Any
 
+import av
 import httpx
+import numpy as np
 import openai
 import pytest
+from sqlalchemy import select
 from starlette.datastructures import Headers, UploadFile
 from starlette.testclient import TestClient
 
+from serve_app.audio.duration import check_duration, container_seconds, tolerated
 from serve_app.audio.formats import timestamp
 from serve_app.audio.languages import LANGUAGES
 from serve_app.audio.routes import InMemoryMultiPartParser
 from serve_app.catalog import Catalog
+from serve_app.database import connect
+from serve_app.errors import InvalidRequestError
+from serve_app.governance.ledger import USAGE
 from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.fakes import FakeTranscriber
+from tests.fakes import FakeTranscriber, wav
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
 TRANSLATIONS = "/v1/audio/translations"
 SRT_CUE = re.compile(r"^\d+\n\d{2}:\d{2}:\d{2},\d{3} --> \d{2}:\d{2}:\d{2},\d{3}\n.+$")
 VTT_CUE = re.compile(r"^\d{2}:\d{2}:\d{2}\.\d{3} --> \d{2}:\d{2}:\d{2}\.\d{3}\n.+$")
-
-
-def wav(seconds: float = 2.0, rate: int = 4000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\x00\x00" * int(seconds * rate))
-    return buffer.getvalue()
 
 
 def post(client: TestClient, auth: dict[str, str], path: str = TRANSCRIPTIONS, audio: bytes | None = None,
@@ -274,12 +271,113 @@ async def test_sdk_raises_its_own_error_types(async_sdk: openai.AsyncOpenAI) -> 
                                               timestamp_granularities=["word"], response_format="verbose_json")
 
 
-@pytest.mark.parametrize(("seconds", "code"), [(0, "empty_audio"), (7201, "audio_too_long")])
-def test_durations_the_engine_refuses(seconds: float, code: str) -> None:
-    from deployments.whisper_engine import check_duration
-    from serve_app.errors import InvalidRequestError
-
+@pytest.mark.parametrize(("seconds", "declared_max", "code"), [(0, None, "empty_audio"), (7201, None, "audio_too_long"),
+                                                               (10.5, 10, "audio_duration_mismatch")])
+def test_durations_the_engine_refuses(seconds: float, declared_max: float | None, code: str) -> None:
     with pytest.raises(InvalidRequestError) as refused:
-        check_duration(seconds, 7200)
+        check_duration(seconds, 7200, declared_max)
     assert refused.value.code == code and refused.value.param == "file"
     check_duration(7200, 7200)
+    check_duration(10, 7200, declared_max=10)
+
+
+def encoded(container_format: str, codec: str, seconds: float) -> bytes:
+    """``seconds`` of silence, encoded in memory with PyAV."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=16000)
+        stream.layout = "mono"
+        size = stream.codec_context.frame_size or 1024
+        for start in range(0, int(seconds * 16000), size):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, size), dtype=np.float32), format="flt", layout="mono")
+            frame.sample_rate, frame.pts = 16000, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("container_format", "codec"), [("flac", "flac"), ("mp3", "libmp3lame"), ("ipod", "aac"),
+                                                         ("webm", "libopus"), ("ogg", "libopus")])
+def test_the_duration_is_read_from_the_container(container_format: str, codec: str) -> None:
+    assert container_seconds(encoded(container_format, codec, 3.0)) == pytest.approx(3.0, abs=0.05)
+
+
+def test_container_durations_of_wav_and_of_what_is_not_audio() -> None:
+    assert container_seconds(wav(2.2)) == 2.2
+    assert container_seconds(wav(1.0)[:44]) == 0  # a WAV header alone: empty_audio
+    video = io.BytesIO()
+    with av.open(video, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 32, 32
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), dtype=np.uint8), format="rgb24")
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    for data in (b"", b"junk" * 100, b"RIFF-not-really-a-wav" * 10, video.getvalue()):
+        with pytest.raises(InvalidRequestError) as refused:
+            container_seconds(data)
+        assert refused.value.code == "invalid_audio"
+
+
+def test_the_engine_transcribes_no_more_than_the_container_said(client: TestClient, auth: dict[str, str],
+                                                                 transcriber: FakeTranscriber) -> None:
+    assert post(client, auth, audio=wav(2.2)).status_code == 200
+    assert transcriber.requests[-1].max_seconds == pytest.approx(3.2)  # reserved, with a tolerance
+    assert tolerated(600) == 612
+    transcriber.decodes_to = 600.0  # a file whose header says 2 s and that decodes to 10 minutes
+    body = error(post(client, auth, audio=wav(2.0)), 400)
+    assert (body["param"], body["code"]) == ("file", "audio_duration_mismatch")
+    assert "at most 3.0 s" in body["message"] and "600.0 s" in body["message"]
+
+
+def test_audio_longer_than_the_model_takes_is_refused_before_admission(settings: Settings) -> None:
+    catalog = Catalog.model_validate({"models": [
+        {"id": "fake-whisper", "family": "Whisper", "engine": "faster-whisper", "source": "none",
+         "capabilities": ["transcription"], "context_length": 448, "engine_args": {"max_audio_seconds": 3}}]})
+    transcriber = FakeTranscriber()
+    with TestClient(build_asgi_app(settings, catalog, {"fake-whisper": transcriber}, MeterCore(settings))) as short:
+        key = short.post("/admin/v1/keys", json={"name": "t", "quotas": {"requests_per_minute": 1}},
+                         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        headers = {"Authorization": f"Bearer {key.json()['key']}"}
+        assert error(post(short, headers, audio=wav(4.0)), 400)["code"] == "audio_too_long"
+        assert transcriber.requests == []
+        assert post(short, headers, audio=wav(3.0)).status_code == 200  # the refusal used no request of the key
+
+
+async def test_a_client_that_leaves_during_a_transcription_is_billed_its_seconds(
+        app: Any, transcriber: FakeTranscriber, settings: Settings) -> None:
+    transcriber.release = asyncio.Event()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        key = (await http.post("/admin/v1/keys", json={"name": "t"},
+                               headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})).json()
+        upload = asyncio.create_task(http.post(
+            TRANSCRIPTIONS, headers={"Authorization": f"Bearer {key['key']}"}, data={"model": "fake-whisper"},
+            files={"file": ("speech.wav", wav(2.2), "audio/wav")}))
+        while not transcriber.requests:
+            await asyncio.sleep(0.01)
+        upload.cancel()  # the client goes away while the engine transcribes
+        with pytest.raises(asyncio.CancelledError):
+            await upload
+        transcriber.release.set()  # ... and the engine goes on to the end
+        rows = await ledger_rows(settings, key["id"])
+    assert rows == [(3.0, "cancelled")]
+
+
+async def ledger_rows(settings: Settings, key_id: str) -> list[tuple[float, str]]:
+    """(audio seconds, outcome) of the key's ledger rows, once there are some (records reach the ledger a
+    moment after their request ends)."""
+    database = connect(settings)
+    statement = select(USAGE.c.audio_seconds, USAGE.c.outcome).where(USAGE.c.key_id == key_id)
+
+    def rows() -> list[tuple[float, str]]:
+        with database.connect() as db:
+            return [(row.audio_seconds, row.outcome) for row in db.execute(statement)]
+
+    try:
+        for _ in range(200):
+            if rows():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # a second record of the request would have arrived by now
+        return rows()
+    finally:
+        database.dispose()

@@ -301,3 +301,32 @@ async def test_a_metering_actor_that_does_not_answer_is_a_clear_503_and_its_hand
     meter._actor = Silent()
     with pytest.raises(MeteringUnavailable):  # the reporter keeps the batch and sends it again later
         await meter.report([])
+
+
+async def test_concurrent_uploads_cross_an_audio_quota_by_one_file_at_most(
+        client: TestClient, app: Any, transcriber: Any) -> None:
+    """Each upload reserves its duration, read from the file's container, until it is metered: six 25 s files
+    sent at once against one minute of audio are two that fit, one that crosses, and refusals."""
+    from tests.fakes import wav
+
+    _, auth = new_key(client, tier="unlimited", quotas={"audio_minutes_per_month": 1})
+    transcriber.release = asyncio.Event()  # every admitted upload is still being transcribed when the others ask
+    files = {"file": ("speech.wav", wav(25.0, rate=400), "audio/wav")}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        uploads = [asyncio.create_task(http.post("/v1/audio/transcriptions", headers=auth,
+                                                 data={"model": "fake-whisper"}, files=files)) for _ in range(6)]
+        while len(transcriber.requests) + sum(upload.done() for upload in uploads) < len(uploads):
+            await asyncio.sleep(0.01)
+        transcriber.release.set()
+        answers = await asyncio.gather(*uploads)
+        served = [answer.json()["usage"]["seconds"] for answer in answers if answer.status_code == 200]
+        refused = [answer.json()["error"] for answer in answers if answer.status_code != 200]
+        assert served == [25, 25, 25]  # 0 + 25 + 25 < 60 s: the third crossed the limit
+        assert all(error["code"] == "insufficient_quota" for error in refused) and len(refused) == 3
+        assert "audio minutes per month" in refused[0]["message"]
+        for _ in range(200):  # the ledger equals what the clients were told
+            totals = (await http.get("/v1/usage", headers=auth)).json()["totals"]
+            if totals["requests"] == len(served):
+                break
+            await asyncio.sleep(0.05)
+    assert (totals["requests"], totals["audio_seconds"]) == (3, 75)

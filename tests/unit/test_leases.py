@@ -39,6 +39,9 @@ class CountingMeter:
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
         await self.core.release(lease_id, in_flight)
 
+    async def renew(self, request_ids: Sequence[str]) -> None:
+        await self.core.renew(request_ids)
+
 
 def record(request_id: str, prompt: int = 0, completion: int = 0) -> UsageRecord:
     return UsageRecord(request_id, "k", "m", "chat.completions", prompt, completion, ended_at=START + 1)
@@ -147,3 +150,23 @@ async def test_audio_admitted_on_a_lease_is_charged_against_it(settings: Setting
                                       ended_at=START + 1)])
     assert await admitted(replica, limits, "third")
     assert actor.admits == 2  # the lease's 600 s are used up: the actor decides
+
+
+async def test_a_lease_admits_audio_by_the_seconds_each_file_reserves(settings: Settings) -> None:
+    clock = Clock()
+    actor = CountingMeter(MeterCore(settings, clock))
+    replica = LeasedMeter(actor, lease_seconds=2, clock=clock)
+    limits = tuple(Quotas(audio_minutes_per_month=1000).limits())  # 60,000 s
+    reservation = {Measure.AUDIO_SECONDS: 250.0}  # a file whose container says 250 s
+    # The first asks the actor, which grants a lease of a tenth of what is left: (60,000 - 250) / 10 = 5,975 s.
+    for i in range(24):
+        assert await admitted(replica, limits, f"r{i}", reservation)
+    assert actor.admits == 1  # 23 files of 250 s (5,750 s) fit in the lease...
+    assert await admitted(replica, limits, "r24", reservation)
+    assert actor.admits == 2  # ...a 24th does not: the actor decides
+    await settle()
+    await replica.report([UsageRecord(f"r{i}", "k", "whisper", "audio.transcriptions", audio_seconds=250,
+                                      ended_at=START + 1) for i in range(25)])
+    used = (await actor.core.admit(AdmissionRequest("k", "probe", limits))).statuses[0].used
+    lease = next(iter(replica._held.values())).lease.amounts[Measure.AUDIO_SECONDS]
+    assert used == 25 * 250 + lease  # every file counted once, the new lease held

@@ -30,6 +30,9 @@ class RecordingMeter:
     async def release(self, lease_id: str, in_flight: object) -> None:
         raise NotImplementedError
 
+    async def renew(self, request_ids: Sequence[str]) -> None:
+        raise NotImplementedError
+
     async def report(self, records: Sequence[UsageRecord]) -> int:
         await asyncio.sleep(0.01)  # an actor call takes a moment
         if self.failures:
