@@ -21,7 +21,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 PIP_FIND_LINKS_DIR := $(wildcard /opt/wheels)
 PIP_INSTALL := $(VENV)/bin/pip --disable-pip-version-check install $(if $(PIP_FIND_LINKS_DIR),--find-links $(PIP_FIND_LINKS_DIR))
 
-.PHONY: serve key test unit lint models setup test-packages lock clean tls-cert
+.PHONY: serve key test test-postgres unit lint models setup test-packages lock clean tls-cert
 
 # With LLMAAS_TLS_CERT and LLMAAS_TLS_KEY set, every HTTP port serves TLS 1.3 only (serve_app/tls.py).
 # serve_app.welcome prints where everything is once /health answers 200, and ends with `serve run`.
@@ -41,6 +41,13 @@ tls-cert:
 
 test: setup test-packages lint
 	$(PY) -m pytest -ra
+	$(MAKE) test-postgres
+
+# Metering and limits once more with the platform on PostgreSQL (a server of the tests' own, in a temp folder).
+POSTGRES_TESTS = tests/integration/test_governance.py tests/integration/test_limits_under_bursts.py \
+	tests/integration/test_metering_faults.py
+test-postgres: $(STAMP)
+	LLMAAS_TEST_DATABASE=postgresql $(PY) -m pytest -ra -p no:cacheprovider $(POSTGRES_TESTS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -ra tests/unit

@@ -10,8 +10,8 @@ cluster as a second driver. It is stopped by its process group at the end.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,11 +25,14 @@ import pytest
 import ray
 from ray import serve
 from ray._raylet import Config
+from sqlalchemy import Engine
 
 from serve_app.app import build_app_from
 from serve_app.catalog import load_catalog
+from serve_app.database import connect
 from serve_app.settings import Settings
 from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
+from tests.support.postgres import free_port, running_postgres
 from tests.support.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +41,9 @@ ADMIN_TOKEN = "integration-admin-token"
 APP_NAME = "default"  # the name `serve run` gives the app
 SERVE_COMMAND = ("make", "serve")  # the README's quick start
 READY_TIMEOUT_S = 600
+# `LLMAAS_TEST_DATABASE=postgresql` runs the session's platform on a PostgreSQL server of its own (`make
+# test-postgres`); by default it keeps the ledger and keys in SQLite, as a user's first `make serve` does.
+TEST_DATABASE = os.environ.get("LLMAAS_TEST_DATABASE", "sqlite")
 
 
 @dataclass
@@ -47,6 +53,11 @@ class Platform:
     issuer: TestIssuer
     env: dict[str, str]  # the LLMAAS_ settings `make serve` runs with
     log: Path  # what `make serve` printed
+
+    @functools.cached_property
+    def database(self) -> Engine:
+        """The platform's database (keys, ledger), as the platform reaches it."""
+        return connect(self.settings)
 
     @property
     def admin_headers(self) -> dict[str, str]:
@@ -67,12 +78,6 @@ class Platform:
 
     def undeploy(self) -> None:
         serve.delete(APP_NAME)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
@@ -126,6 +131,17 @@ def gcs_address(root: psutil.Process) -> str:
     raise RuntimeError("no raylet under `make serve`")
 
 
+@contextlib.contextmanager
+def session_database() -> Iterator[str | None]:
+    """The session's database URL: None for SQLite under the data dir (the default), else PostgreSQL's."""
+    if TEST_DATABASE == "sqlite":
+        yield None
+        return
+    assert TEST_DATABASE == "postgresql", f"LLMAAS_TEST_DATABASE: sqlite or postgresql, not {TEST_DATABASE!r}"
+    with running_postgres() as server:
+        yield server.url
+
+
 @pytest.fixture(scope="module")
 def api_key(platform: Platform, request: pytest.FixtureRequest) -> str:
     """A fresh API key, one per test module."""
@@ -142,9 +158,11 @@ def sdk(platform: Platform, api_key: str) -> openai.OpenAI:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / "make-serve.log"
-    with running_issuer() as issuer:
+    with running_issuer() as issuer, session_database() as database_url:
         port = free_port()
         env = serve_env(port, tmp_path_factory.mktemp("data"), issuer)
+        if database_url is not None:
+            env["LLMAAS_DATABASE_URL"] = database_url
         with log.open("wb") as output:
             process = subprocess.Popen(SERVE_COMMAND, cwd=ROOT, env={**os.environ, **env}, stdout=output,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

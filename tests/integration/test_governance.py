@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,9 @@ import openai
 import pytest
 import ray
 from ray import serve
+from sqlalchemy import select
 
+from serve_app.governance.ledger import USAGE
 from serve_app.governance.meter import NAMESPACE, actor_name
 from tests.integration.conftest import APP_NAME, Platform
 from tests.support.oidc_issuer import new_rsa_key
@@ -32,9 +33,9 @@ def client_for(platform: Platform, secret: str) -> openai.OpenAI:
 
 
 def ledger_rows(platform: Platform, key_id: str) -> list[dict[str, Any]]:
-    with sqlite3.connect(platform.settings.data_dir / "platform.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return [dict(row) for row in db.execute("SELECT * FROM usage_records WHERE key_id = ?", (key_id,))]
+    """The key's rows in the platform's ledger (SQLite or PostgreSQL, as the session runs it)."""
+    with platform.database.connect() as db:
+        return [dict(row._mapping) for row in db.execute(select(USAGE).where(USAGE.c.key_id == key_id))]
 
 
 def wait_for_rows(platform: Platform, key_id: str, count: int, timeout: float = 120) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ metering actor, real vLLM), through the official `openai` client."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -12,6 +11,7 @@ import openai
 import pytest
 
 from tests.integration.conftest import Platform
+from tests.integration.test_governance import wait_for_rows
 
 MODEL = "tiny-llama"
 CHAT_MODEL = "SmolLM2-135M-Instruct"
@@ -30,14 +30,8 @@ def ask(client: openai.OpenAI, content: str, **options: Any) -> Any:
 
 def ledger_outcomes(platform: Platform, key_id: str, count: int) -> list[tuple[str, int, int]]:
     """(outcome, prompt tokens, completion tokens) of the key's records, once ``count`` have been written."""
-    deadline = time.monotonic() + 120
-    while True:
-        with sqlite3.connect(platform.settings.data_dir / "platform.sqlite3") as db:
-            rows = db.execute("SELECT outcome, prompt_tokens, completion_tokens FROM usage_records WHERE key_id = ? "
-                              "ORDER BY ended_at", (key_id,)).fetchall()
-        if len(rows) >= count or time.monotonic() > deadline:
-            return [tuple(row) for row in rows]
-        time.sleep(0.2)
+    rows = sorted(wait_for_rows(platform, key_id, count), key=lambda row: row["ended_at"])
+    return [(row["outcome"], row["prompt_tokens"], row["completion_tokens"]) for row in rows]
 
 
 def test_an_injection_is_refused_before_the_engine_and_metered_as_refused(platform: Platform) -> None:

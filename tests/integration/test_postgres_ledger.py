@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +19,7 @@ from serve_app.governance.records import AdmissionRequest, UsageRecord
 from serve_app.governance.spool import DRAIN_RETRY_SECONDS
 from serve_app.keys import KeyCache, KeyStore, hash_secret
 from serve_app.settings import Settings
-from tests.integration.conftest import free_port
-
-
-def _as_postgres(*command: str) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else list(command)
+from tests.support.postgres import PostgresServer, running_postgres
 
 
 class Clock:
@@ -41,55 +32,10 @@ class Clock:
         return time.time() + self.offset
 
 
-class PostgresServer:
-    """Debian's PostgreSQL server in a temporary folder, which a test may stop and start again."""
-
-    def __init__(self) -> None:
-        binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        assert binaries, "PostgreSQL is missing: `make test-packages` installs Debian's postgresql"
-        self.bin_dir = Path(binaries[-1])
-        self.folder = Path(tempfile.mkdtemp(prefix="llmaas-pg-"))
-        self.data, self.port = self.folder / "data", free_port()
-        self.url = f"postgresql://llmaas@127.0.0.1:{self.port}/postgres"
-        self.process: subprocess.Popen[bytes] | None = None
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, "postgres")
-        subprocess.run(_as_postgres(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "llmaas",
-                                    "--auth=trust"), check=True, capture_output=True)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            _as_postgres(str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                         "-k", str(self.folder), "-h", "127.0.0.1"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while subprocess.run([str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                             capture_output=True).returncode != 0:
-            assert time.monotonic() < deadline, "PostgreSQL did not start"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """A fast shutdown: the server ends its sessions (a plain SIGTERM would wait for the clients' pooled
-        connections to close) and stops accepting connections."""
-        if self.process is not None:
-            subprocess.run(_as_postgres(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w",
-                                        "stop"), check=True, capture_output=True)
-            self.process.wait(timeout=30)
-            self.process = None
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture
