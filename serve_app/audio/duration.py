@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
-
-import av
-from av.packet import Packet
+from typing import TYPE_CHECKING, Any, Final
 
 from serve_app.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    from av.packet import Packet
 
 DEFAULT_MAX_AUDIO_SECONDS: Final = 2 * 3600.0
 # Decoders and demuxers disagree by a few frames (encoder delay, padding, a last packet without a duration).
@@ -27,6 +27,8 @@ def container_seconds(data: bytes) -> float:
     """The duration of the file's first audio stream, demuxed in memory (never decoded): the end of its last
     packet minus the stream's start, or the duration the container states when packets carry no timestamps.
     Blocking (run it in a worker thread). Raises ``invalid_audio`` when the bytes hold no audio stream."""
+    import av  # FFmpeg's libraries are loaded into the ingress when audio first comes, not at its start
+
     try:
         with av.open(io.BytesIO(data), "r", metadata_errors="ignore") as container:
             if not container.streams.audio:
