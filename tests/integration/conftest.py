@@ -32,7 +32,7 @@ from serve_app.catalog import load_catalog
 from serve_app.database import connect
 from serve_app.settings import Settings
 from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
-from tests.support.postgres import free_port, running_postgres
+from tests.support.postgres import PostgresServer, free_port, running_postgres
 from tests.support.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,7 @@ class Platform:
     issuer: TestIssuer
     env: dict[str, str]  # the LLMAAS_ settings `make serve` runs with
     log: Path  # what `make serve` printed
+    postgres: PostgresServer | None = None  # the session's database server, when it runs on PostgreSQL
 
     @functools.cached_property
     def database(self) -> Engine:
@@ -132,14 +133,14 @@ def gcs_address(root: psutil.Process) -> str:
 
 
 @contextlib.contextmanager
-def session_database() -> Iterator[str | None]:
-    """The session's database URL: None for SQLite under the data dir (the default), else PostgreSQL's."""
+def session_database() -> Iterator[PostgresServer | None]:
+    """The session's PostgreSQL server, or None for SQLite under the data dir (the default)."""
     if TEST_DATABASE == "sqlite":
         yield None
         return
     assert TEST_DATABASE == "postgresql", f"LLMAAS_TEST_DATABASE: sqlite or postgresql, not {TEST_DATABASE!r}"
     with running_postgres() as server:
-        yield server.url
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +159,11 @@ def sdk(platform: Platform, api_key: str) -> openai.OpenAI:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     ARTIFACTS.mkdir(exist_ok=True)
     log = ARTIFACTS / "make-serve.log"
-    with running_issuer() as issuer, session_database() as database_url:
+    with running_issuer() as issuer, session_database() as postgres:
         port = free_port()
         env = serve_env(port, tmp_path_factory.mktemp("data"), issuer)
-        if database_url is not None:
-            env["LLMAAS_DATABASE_URL"] = database_url
+        if postgres is not None:
+            env["LLMAAS_DATABASE_URL"] = postgres.url
         with log.open("wb") as output:
             process = subprocess.Popen(SERVE_COMMAND, cwd=ROOT, env={**os.environ, **env}, stdout=output,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -175,7 +176,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             Config.initialize("")
             ray.init(address=gcs_address(psutil.Process(process.pid)), namespace="serve", log_to_driver=False)
             settings = Settings.from_env(env).resolved(ROOT)
-            yield Platform(base_url=base_url, settings=settings, issuer=issuer, env=env, log=log)
+            yield Platform(base_url=base_url, settings=settings, issuer=issuer, env=env, log=log, postgres=postgres)
         finally:
             ray.shutdown()
             left = stop_process_group(process)
