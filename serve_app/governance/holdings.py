@@ -28,9 +28,6 @@ class Holdings:
         self._open: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
-    def __len__(self) -> int:
-        return len(self._open)
-
     def hold(self, request_id: str) -> None:
         """A request was admitted: its reservation is renewed until :meth:`settled`."""
         self._open.add(request_id)
