@@ -24,6 +24,18 @@ class SamplingOptions:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     json_object: bool = False
+    json_schema: dict[str, Any] | None = None  # structured outputs: the answer follows this JSON schema
+    logprobs: int | None = None  # None: none; k: each token's log probability and its k most likely alternatives
+    logit_bias: dict[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class ToolCalling:
+    """OpenAI's ``tools`` (function tools, as sent), ``tool_choice`` and ``parallel_tool_calls``."""
+
+    tools: list[dict[str, Any]]
+    choice: str | dict[str, Any] = "auto"  # "none" | "auto" | "required" | {"type": "function", "function": {...}}
+    parallel: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -34,13 +46,20 @@ class GenerationRequest:
     sampling: SamplingOptions
     messages: list[dict[str, Any]] | None = None
     prompts: list[str | list[int]] | None = None
+    tools: ToolCalling | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. reasoning_effort, where the template reads it
 
 
 @dataclass(frozen=True)
 class ChoiceDelta:
+    """New output of one choice. ``tool_calls`` are OpenAI's streamed tool-call deltas; ``logprobs`` one entry
+    per new token in OpenAI's chat shape (``token``, ``logprob``, ``bytes``, ``top_logprobs``)."""
+
     index: int
     text: str
     finish_reason: str | None = None
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    logprobs: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ray import serve
 
+from deployments import tool_calls
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest, SamplingOptions
+from deployments.logprobs import token_entries
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
 from serve_app.status.watchdog import EngineWatch
@@ -25,6 +28,12 @@ if TYPE_CHECKING:
 # vLLM parameter names of input checks, mapped to the OpenAI parameter they concern.
 _PARAM_NAMES = {"input_tokens": "messages", "input_text": "messages"}
 _FINISH_REASONS = {"stop": "stop", "length": "length", "abort": "stop"}
+CHAT_TEMPLATES = Path(__file__).resolve().parent / "chat_templates"
+
+
+def read_chat_template(name: str | None) -> str | None:
+    """A catalog entry's ``chat_template``: a file under deployments/chat_templates/ or an absolute path."""
+    return None if name is None else (CHAT_TEMPLATES / name).read_text()  # an absolute name replaces the folder
 
 
 @serve.deployment(max_ongoing_requests=256)
@@ -47,20 +56,27 @@ class VLLMDeployment:
         self._context_length = entry.context_length
         self._defaults: dict[str, Any] = self._engine.model_config.get_diff_sampling_param()
         self._watch = EngineWatch(stall_seconds)
+        self._model = entry.id
+        self._tool_parser = entry.tool_parser
+        self._chat_template = read_chat_template(entry.chat_template)
+        self._template_kwargs = dict(entry.chat_template_kwargs)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         from vllm.exceptions import VLLMValidationError
         from vllm.utils.async_utils import merge_async_iterators
 
+        # Before rendering: the renderer turns the history's tool-call arguments into objects in place.
+        calls = _Calls(request, self._model, self._tool_parser, self._engine.renderer.tokenizer)
         inputs = await self._render(request)
         prompt_lengths = [len(cast(list[int], engine_input.get("prompt_token_ids", []))) for engine_input in inputs]
+        sampling = request.sampling
         try:
             streams = [
-                self._engine.generate(engine_input, self._sampling_params(request.sampling, length),
+                self._engine.generate(engine_input, self._sampling_params(sampling, length, calls),
                                       f"{request.request_id}-{index}")
                 for index, (engine_input, length) in enumerate(zip(inputs, prompt_lengths, strict=True))
             ]
-            n = request.sampling.n
+            n = sampling.n
             completion_tokens = 0
             self._watch.started()
             async for prompt_index, output in merge_async_iterators(*streams):
@@ -70,10 +86,18 @@ class VLLMDeployment:
                 for completion in output.outputs:
                     completion_tokens += len(completion.token_ids)
                     finish = _FINISH_REASONS.get(completion.finish_reason or "")
-                    choices.append(ChoiceDelta(prompt_index * n + completion.index, completion.text, finish))
+                    index = prompt_index * n + completion.index
+                    logprobs = (token_entries(completion.token_ids, cast(Any, completion.logprobs), sampling.logprobs)
+                                if sampling.logprobs is not None else ())
+                    choices.append(calls.delta(index, completion.text, completion.token_ids, finish, logprobs))
                 yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
-        except VLLMValidationError as exc:  # vLLM's own checks as it takes the request (token ids out of vocabulary)
+        except VLLMValidationError as exc:  # vLLM's own checks as it takes the request (token ids out of vocabulary,
+            # a JSON schema it cannot compile)
             default = "prompt" if request.messages is None else "messages"
+            if sampling.json_schema is not None:
+                default = "response_format.json_schema.schema"
+            elif calls.schema is not None:
+                default = "tools"
             raise InvalidRequestError(str(exc.args[0]), param=exc.parameter or default, code="invalid_value") from None
 
     async def check_health(self) -> None:
@@ -101,7 +125,10 @@ class VLLMDeployment:
         tokenize = TokenizeParams(max_total_tokens=self._context_length, add_special_tokens=request.messages is None)
         try:
             if request.messages is not None:
-                chat = ChatParams(chat_template_kwargs={"add_generation_prompt": True})
+                tools = request.tools.tools if request.tools is not None else None
+                chat = ChatParams(chat_template=self._chat_template, chat_template_kwargs={
+                    **self._template_kwargs, **request.template_kwargs, "add_generation_prompt": True,
+                    "tools": tools})
                 _, inputs = await renderer.render_chat_async([cast(Any, request.messages)], chat, tokenize)
                 return list(inputs)
             prompts: list[Any] = [{"prompt_token_ids": p} if isinstance(p, list) else {"prompt": p}
@@ -113,7 +140,7 @@ class VLLMDeployment:
                 param = "prompt"
             raise InvalidRequestError(str(exc.args[0]), param=param, code="context_length_exceeded") from None
 
-    def _sampling_params(self, options: SamplingOptions, prompt_length: int) -> SamplingParams:
+    def _sampling_params(self, options: SamplingOptions, prompt_length: int, calls: _Calls) -> SamplingParams:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
@@ -136,11 +163,61 @@ class VLLMDeployment:
         }
         values = {**self._defaults, **{k: v for k, v in explicit.items() if v is not None}}
         values.pop("max_new_tokens", None)
+        structured = None
+        if calls.schema is not None:  # a forced tool call wins over a response format, as in vLLM's server
+            structured = StructuredOutputsParams(json=calls.schema)
+        elif options.json_schema is not None:
+            structured = StructuredOutputsParams(json=options.json_schema)
+        elif options.json_object:
+            structured = StructuredOutputsParams(json_object=True)
         return SamplingParams(
             **values,
             n=options.n,
             max_tokens=options.max_tokens if options.max_tokens is not None else room,
             stop=options.stop or None,
             output_kind=RequestOutputKind.DELTA,
-            structured_outputs=StructuredOutputsParams(json_object=True) if options.json_object else None,
+            structured_outputs=structured,
+            logprobs=options.logprobs,
+            logit_bias=options.logit_bias,
+            # Tool-call markers are special tokens in many tokenizers: the parser must see them.
+            skip_special_tokens=not calls.active,
         )
+
+
+class _Calls:
+    """The tool calls of one request's choices: an extractor per choice, or none where tools are off."""
+
+    def __init__(self, request: GenerationRequest, model: str, parser: str | None, tokenizer: Any) -> None:
+        self._tools = request.tools
+        self._parser = parser
+        self._tokenizer = tokenizer
+        self._extractors: dict[int, tool_calls.CallExtractor | None] = {}
+        self._named = False
+        self.schema: dict[str, Any] | None = None
+        if self._tools is not None and self._tools.choice != "none":
+            try:  # the ingress checked the request already: this is the engine's own reading of it
+                self._vllm_request = tool_calls.vllm_request(model, request.messages or [], self._tools)
+                self.schema = tool_calls.forced_schema(self._vllm_request)
+            except ValueError as exc:
+                raise InvalidRequestError(f"Invalid tools: {exc}", param="tools", code="invalid_value") from None
+            self._named = isinstance(self._tools.choice, dict)
+
+    @property
+    def active(self) -> bool:
+        return self._tools is not None and self._tools.choice != "none"
+
+    def delta(self, index: int, text: str, token_ids: Any, finish: str | None,
+              logprobs: tuple[dict[str, Any], ...]) -> ChoiceDelta:
+        if not self.active:
+            return ChoiceDelta(index, text, finish, logprobs=logprobs)
+        if index not in self._extractors:
+            assert self._tools is not None
+            self._extractors[index] = tool_calls.extractor(self._tools, self._parser, self._tokenizer,
+                                                           self._vllm_request)
+        extractor = self._extractors[index]
+        if extractor is None:
+            return ChoiceDelta(index, text, finish, logprobs=logprobs)
+        content, deltas = extractor.feed(text, list(token_ids), finish is not None)
+        if finish == "stop" and extractor.called and not self._named:  # OpenAI: a forced named call ends "stop"
+            finish = "tool_calls"
+        return ChoiceDelta(index, content, finish, tool_calls=tuple(deltas), logprobs=logprobs)

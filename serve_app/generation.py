@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from openai.types import CompletionUsage
 
@@ -14,16 +15,35 @@ from deployments.llm_protocol import GenerationChunk
 class Collected:
     texts: dict[int, str] = field(default_factory=dict)
     finish_reasons: dict[int, str] = field(default_factory=dict)
+    tool_calls: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)  # choice -> call index -> call
+    logprobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # choice -> one entry per token
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
     def usage(self) -> CompletionUsage:
         return usage(self.prompt_tokens, self.completion_tokens)
 
+    def calls(self, index: int) -> list[dict[str, Any]]:
+        """Choice ``index``'s tool calls, whole, in order."""
+        return [call for _, call in sorted(self.tool_calls.get(index, {}).items())]
+
 
 def usage(prompt_tokens: int, completion_tokens: int) -> CompletionUsage:
     return CompletionUsage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                            total_tokens=prompt_tokens + completion_tokens)
+
+
+def merge_calls(calls: dict[int, dict[str, Any]], deltas: Iterable[dict[str, Any]]) -> None:
+    """Puts streamed tool-call deltas together: id, type and name from the first, argument fragments appended."""
+    for delta in deltas:
+        call = calls.setdefault(delta.get("index", 0),
+                                {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+        if delta.get("id"):
+            call["id"] = delta["id"]
+        function = delta.get("function") or {}
+        if function.get("name"):
+            call["function"]["name"] = function["name"]
+        call["function"]["arguments"] += function.get("arguments") or ""
 
 
 async def collect(chunks: AsyncIterator[GenerationChunk], choices: int) -> Collected:
@@ -33,6 +53,10 @@ async def collect(chunks: AsyncIterator[GenerationChunk], choices: int) -> Colle
             result.texts[delta.index] = result.texts.get(delta.index, "") + delta.text
             if delta.finish_reason:
                 result.finish_reasons[delta.index] = delta.finish_reason
+            if delta.tool_calls:
+                merge_calls(result.tool_calls.setdefault(delta.index, {}), delta.tool_calls)
+            if delta.logprobs:
+                result.logprobs.setdefault(delta.index, []).extend(delta.logprobs)
         result.prompt_tokens = chunk.prompt_tokens
         result.completion_tokens = chunk.completion_tokens
     return result

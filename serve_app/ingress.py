@@ -30,6 +30,7 @@ from serve_app.embeddings.protocol import EmbeddingCreateRequest
 from serve_app.embeddings.serving import EmbeddingService
 from serve_app.engine_client import DeploymentEngine
 from serve_app.errors import EXCEPTION_TYPES, handle_exception
+from serve_app.generation_step import GenerationStep
 from serve_app.governance import usage_api
 from serve_app.governance.admission import Governance
 from serve_app.governance.holdings import Holdings
@@ -80,9 +81,9 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
                                  max_total_chars=settings.guard_max_total_chars)
     gate = GuardGate(guard, recorder)
     limits = RequestLimits.from_settings(settings)
-    chat = ChatService(router, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts), governance,
-                       limits, gate)
-    completions = CompletionService(router, governance, limits, gate)
+    step = GenerationStep(router, governance, limits, gate)
+    chat = ChatService(step, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts))
+    completions = CompletionService(step)
     embeddings = EmbeddingService(router, governance)
     routes = [
         *models_api.routes(router, auth, governance),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from deployments.llm_protocol import SamplingOptions
 from serve_app.errors import InvalidRequestError
@@ -52,11 +52,9 @@ class GenerationParams(BaseModel):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = None
+    user: str | None = Field(default=None, description="Accepted and ignored (no end-user ids are kept).")
     logit_bias: dict[str, float] | None = Field(
-        default=None, json_schema_extra={"maxProperties": 0}, description="Not supported: only `{}` or null.")
-    logprobs: Any = Field(default=None, json_schema_extra={"enum": [False, 0, None]},
-                          description="Not supported: only false, 0 or null.")
+        default=None, description="Token id (as a string) -> bias from -100 to 100, added to that token's logit.")
 
     @field_validator("stop")
     @classmethod
@@ -72,17 +70,21 @@ class GenerationParams(BaseModel):
                 "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                 param="stream_options",
             )
-        if self.logit_bias:
-            raise InvalidRequestError("logit_bias is not supported on this platform.", param="logit_bias")
-        if self.logprobs not in (None, False, 0):
-            raise InvalidRequestError("logprobs are not supported on this platform.", param="logprobs")
+        for token, bias in (self.logit_bias or {}).items():
+            if not token.isdigit() or int(token) > MAX_TOKEN_ID:
+                raise InvalidRequestError(f"Invalid key in 'logit_bias': {token!r} is not a token id.",
+                                          param="logit_bias", code="invalid_value")
+            if not -100 <= bias <= 100:
+                raise InvalidRequestError(f"Invalid value in 'logit_bias' for token {token}: {bias} is not between "
+                                          "-100 and 100.", param="logit_bias", code="invalid_value")
         return self
 
     @property
     def include_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)
 
-    def sampling(self, *, max_tokens: int | None, json_object: bool = False) -> SamplingOptions:
+    def sampling(self, *, max_tokens: int | None, json_object: bool = False, json_schema: dict[str, Any] | None = None,
+                 logprobs: int | None = None) -> SamplingOptions:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return SamplingOptions(
             max_tokens=max_tokens,
@@ -95,10 +97,53 @@ class GenerationParams(BaseModel):
             presence_penalty=self.presence_penalty,
             frequency_penalty=self.frequency_penalty,
             json_object=json_object,
+            json_schema=json_schema,
+            logprobs=logprobs,
+            logit_bias={int(token): bias for token, bias in self.logit_bias.items()} if self.logit_bias else None,
         )
 
 
-class ResponseFormat(BaseModel):
+class TextFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["text", "json_object"]
+    type: Literal["text"]
+
+
+class JSONObjectFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json_object"]
+
+
+class JSONSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class JSONSchemaFormat(BaseModel):
+    """Structured outputs: the answer is JSON that follows ``json_schema.schema`` (enforced while decoding, with
+    or without ``strict``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["json_schema"]
+    json_schema: JSONSchema
+
+
+def _format_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"type={kind}" if kind in ("text", "json_object", "json_schema") else None
+
+
+# Tagged by type; the tags carry a `=` so that error paths leave them out (errors.py).
+ResponseFormat = Annotated[
+    Annotated[TextFormat, Tag("type=text")]
+    | Annotated[JSONObjectFormat, Tag("type=json_object")]
+    | Annotated[JSONSchemaFormat, Tag("type=json_schema")],
+    Discriminator(_format_tag, custom_error_type="invalid_type",
+                  custom_error_message="type must be one of text, json_object or json_schema"),
+]

@@ -21,6 +21,7 @@ class Capability(StrEnum):
     EMBEDDINGS = "embeddings"
     TRANSCRIPTION = "transcription"
     VISION = "vision"
+    TOOLS = "tools"
 
 
 class UseCase(StrEnum):
@@ -106,6 +107,25 @@ class ModelEntry(_Strict):
     lifecycle: Lifecycle = Lifecycle()
     engine_args: dict[str, Any] = Field(default_factory=dict, description="Extra engine arguments.")
     engine_env: dict[str, str] = Field(default_factory=dict, description="Environment of the replicas.")
+    tool_parser: str | None = Field(
+        default=None, description="vLLM's tool parser for the model's tool-call syntax (hermes, mistral, "
+        "llama3_json, granite, ...); required by the `tools` capability.")
+    chat_template: str | None = Field(
+        default=None, description="A chat template in place of the model's own: a file name under "
+        "deployments/chat_templates/ or an absolute path (e.g. one that renders tools).")
+    chat_template_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Variables every rendering of the chat template gets.")
+
+    @model_validator(mode="after")
+    def _tools_need_a_parser(self) -> ModelEntry:
+        if Capability.TOOLS in self.capabilities:
+            if self.tool_parser is None:
+                raise ValueError(f"{self.id}: the tools capability needs a tool_parser (vLLM's, e.g. hermes)")
+            if Capability.CHAT not in self.capabilities:
+                raise ValueError(f"{self.id}: the tools capability needs the chat capability")
+        elif self.tool_parser is not None:
+            raise ValueError(f"{self.id}: tool_parser is set but the tools capability is not listed")
+        return self
 
     @property
     def deployment_name(self) -> str:
@@ -114,7 +134,7 @@ class ModelEntry(_Strict):
     def engine_spec(self) -> ModelEntry:
         """The entry reduced to what its engine needs: no prices, lifecycle, scaling or descriptions."""
         serving = {"id", "family", "engine", "source", "capabilities", "context_length", "resources", "engine_args",
-                   "engine_env"}
+                   "engine_env", "tool_parser", "chat_template", "chat_template_kwargs"}
         return ModelEntry.model_validate(self.model_dump(include=serving))
 
     def supports(self, capability: Capability) -> bool:

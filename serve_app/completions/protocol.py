@@ -8,6 +8,7 @@ from serve_app.errors import InvalidRequestError
 from serve_app.protocol import GenerationParams, TextOrTokens, as_list
 
 MAX_PROMPTS = 64
+MAX_LOGPROBS = 5  # OpenAI's limit for the completions API
 
 
 class CompletionRequest(GenerationParams):
@@ -17,6 +18,8 @@ class CompletionRequest(GenerationParams):
     suffix: str | None = Field(default=None, json_schema_extra={"maxLength": 0},
                                description="Not supported: only empty or null.")
     best_of: int | None = Field(default=None, ge=1, description="Must equal `n` when given.")
+    logprobs: int | None = Field(default=None, ge=0, le=MAX_LOGPROBS,
+                                 description="Each token's log probability and this many most likely alternatives.")
 
     @model_validator(mode="after")
     def _completion_supported(self) -> CompletionRequest:  # not `_supported`: that would hide the parent's

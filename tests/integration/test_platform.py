@@ -23,7 +23,7 @@ def test_models_are_listed_with_capabilities(sdk: openai.OpenAI) -> None:
     models = {m.id: m for m in sdk.models.list()}
     assert set(models) == {entry.id for entry in load_catalog(ROOT / "catalog.cpu.yaml").models}
     assert models[SMOL].model_extra is not None
-    assert models[SMOL].model_extra["capabilities"] == ["chat", "completions"]
+    assert models[SMOL].model_extra["capabilities"] == ["chat", "completions", "tools"]
     assert models[SMOL].model_extra["context_length"] == 2048
 
 

@@ -27,7 +27,7 @@ def test_answer_has_choices_and_usage_from_the_engine(client: TestClient, auth: 
     assert body["object"] == "chat.completion"
     assert body["id"].startswith("chatcmpl-")
     assert body["model"] == "fake-chat"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Paris is the capital."}
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Paris is the capital.", "refusal": None}
     assert body["choices"][0]["finish_reason"] == "stop"
     assert body["usage"] == {"prompt_tokens": 6, "completion_tokens": 5, "total_tokens": 11}
     assert response.headers["x-request-id"].startswith("req_")
@@ -81,6 +81,17 @@ def test_stream_usage_comes_last_when_asked(client: TestClient, auth: dict[str, 
     assert chunks[-1]["usage"] == {"prompt_tokens": 6, "completion_tokens": 5, "total_tokens": 11}
 
 
+def test_fields_openai_defines_that_do_not_apply_here_are_accepted(client: TestClient, auth: dict[str, str]) -> None:
+    response = chat(client, auth, user="u-1", metadata={"k": "v"}, store=False, service_tier="auto",
+                    prompt_cache_key="k", prompt_cache_retention="24h", safety_identifier="s", verbosity="low",
+                    modalities=["text"], prediction={"type": "content", "content": "x"}, reasoning_effort="low",
+                    parallel_tool_calls=True, logit_bias={"7": 2}, audio=None, web_search_options=None)
+    assert response.status_code == 200, response.text
+
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
 @pytest.mark.parametrize(("body", "param"), [
     ({"temperature": 5}, "temperature"),
     ({"top_p": 1.5}, "top_p"),
@@ -94,8 +105,25 @@ def test_stream_usage_comes_last_when_asked(client: TestClient, auth: dict[str, 
     ({"messages": [{"role": "user", "content": [{"type": "audio"}]}]}, "messages[0].content[0]"),
     ({"stream_options": {"include_usage": True}}, "stream_options"),
     ({"frobnicate": True}, "frobnicate"),
-    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-    ({"logprobs": True}, "logprobs"),
+    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),  # fake-chat has no tools capability
+    ({"top_logprobs": 3}, "top_logprobs"),
+    ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+    ({"store": True}, "store"),
+    ({"modalities": ["text", "audio"]}, "modalities"),
+    ({"functions": [{"name": "f"}]}, "functions"),
+    ({"tool_choice": "required"}, "tool_choice"),
+    ({"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice"),
+    ({"tools": [TOOL, TOOL]}, "tools[1].function.name"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "nope"}}}]},
+     "tools[0].function.parameters"),
+    ({"tools": [{"type": "function", "function": {"name": "no spaces allowed"}}]}, "tools[0].function.name"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"minimum": "zero"}}}},
+     "response_format.json_schema.schema"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}}, "response_format.json_schema.name"),
+    ({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "x", "tool_call_id": "c1"}]},
+     "messages[1].tool_call_id"),
+    ({"logit_bias": {"x": 1}}, "logit_bias"),
+    ({"logit_bias": {"1": 101}}, "logit_bias"),
 ])
 def test_invalid_requests_are_400_naming_the_parameter(client: TestClient, auth: dict[str, str],
                                                        body: dict[str, object], param: str) -> None:

@@ -95,7 +95,7 @@ def test_the_offer_covers_every_use_case(gpu_catalog: Catalog) -> None:
 
 
 def test_each_engine_serves_only_its_capabilities(gpu_catalog: Catalog) -> None:
-    expected = {"vllm": {Capability.CHAT, Capability.COMPLETIONS, Capability.VISION},
+    expected = {"vllm": {Capability.CHAT, Capability.COMPLETIONS, Capability.VISION, Capability.TOOLS},
                 "sentence-transformers": {Capability.EMBEDDINGS}, "faster-whisper": {Capability.TRANSCRIPTION}}
     for entry in gpu_catalog.models:
         assert set(entry.capabilities) <= expected[entry.engine], entry.id

@@ -129,7 +129,8 @@ def test_bad_embedding_inputs_name_the_item(client: TestClient, auth: dict[str, 
 @pytest.mark.parametrize(("field", "value"), [
     ("seed", 2**63), ("seed", -(2**63) - 1), ("stop", ""), ("stop", ["\n", ""]), ("n", True), ("max_tokens", "5"),
     ("stream", "true"),
-    ("prompt", [-5]), ("logprobs", {}), ("logit_bias", {"1": 5}), ("stream_options", {"include_usage": True}),
+    ("prompt", [-5]), ("logprobs", {}), ("logit_bias", {"a": 5}), ("logprobs", 6),
+    ("stream_options", {"include_usage": True}),
 ])
 def test_completion_fields_are_checked_strictly(client: TestClient, auth: dict[str, str], field: str,
                                                 value: object) -> None:
