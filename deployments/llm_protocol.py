@@ -60,15 +60,18 @@ class ChoiceDelta:
     finish_reason: str | None = None
     tool_calls: tuple[dict[str, Any], ...] = ()
     logprobs: tuple[dict[str, Any], ...] = ()
+    reasoning: str = ""  # a reasoning model's thinking, apart from ``text`` (the answer)
 
 
 @dataclass(frozen=True)
 class GenerationChunk:
-    """New text for some choices, with the engine's running token counts for the whole request."""
+    """New text for some choices, with the engine's running token counts for the whole request
+    (``reasoning_tokens``: of the completion tokens, those spent reasoning; None for a model that does not)."""
 
     choices: list[ChoiceDelta]
     prompt_tokens: int
     completion_tokens: int
+    reasoning_tokens: int | None = None
 
 
 class LLMEngine(Protocol):

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ray import serve
 
-from deployments import tool_calls
-from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest, SamplingOptions
+from deployments.llm_protocol import GenerationChunk, GenerationRequest, SamplingOptions
 from deployments.logprobs import token_entries
+from deployments.output_reader import OutputReader
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
 from serve_app.status.watchdog import EngineWatch
@@ -50,6 +50,8 @@ class VLLMDeployment:
             disable_log_stats=True,
             tensor_parallel_size=entry.resources.tensor_parallel_size,
             distributed_executor_backend="ray" if entry.resources.tensor_parallel_size > 1 else None,
+            # The engine knows where reasoning ends: structured outputs then constrain only the answer.
+            reasoning_parser=entry.reasoning_parser or "",
             **entry.engine_args,
         )
         self._engine = AsyncLLM.from_engine_args(args)
@@ -58,6 +60,7 @@ class VLLMDeployment:
         self._watch = EngineWatch(stall_seconds)
         self._model = entry.id
         self._tool_parser = entry.tool_parser
+        self._reasoning_parser = entry.reasoning_parser
         self._chat_template = read_chat_template(entry.chat_template)
         self._template_kwargs = dict(entry.chat_template_kwargs)
 
@@ -66,7 +69,8 @@ class VLLMDeployment:
         from vllm.utils.async_utils import merge_async_iterators
 
         # Before rendering: the renderer turns the history's tool-call arguments into objects in place.
-        calls = _Calls(request, self._model, self._tool_parser, self._engine.renderer.tokenizer)
+        calls = OutputReader(request, self._model, self._tool_parser, self._reasoning_parser,
+                             self._engine.renderer.tokenizer)
         inputs = await self._render(request)
         prompt_lengths = [len(cast(list[int], engine_input.get("prompt_token_ids", []))) for engine_input in inputs]
         sampling = request.sampling
@@ -90,7 +94,8 @@ class VLLMDeployment:
                     logprobs = (token_entries(completion.token_ids, cast(Any, completion.logprobs), sampling.logprobs)
                                 if sampling.logprobs is not None else ())
                     choices.append(calls.delta(index, completion.text, completion.token_ids, finish, logprobs))
-                yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens)
+                yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens,
+                                      calls.reasoning_tokens if self._reasoning_parser else None)
         except VLLMValidationError as exc:  # vLLM's own checks as it takes the request (token ids out of vocabulary,
             # a JSON schema it cannot compile)
             default = "prompt" if request.messages is None else "messages"
@@ -140,7 +145,7 @@ class VLLMDeployment:
                 param = "prompt"
             raise InvalidRequestError(str(exc.args[0]), param=param, code="context_length_exceeded") from None
 
-    def _sampling_params(self, options: SamplingOptions, prompt_length: int, calls: _Calls) -> SamplingParams:
+    def _sampling_params(self, options: SamplingOptions, prompt_length: int, calls: OutputReader) -> SamplingParams:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 
@@ -180,44 +185,6 @@ class VLLMDeployment:
             logprobs=options.logprobs,
             logit_bias=options.logit_bias,
             # Tool-call markers are special tokens in many tokenizers: the parser must see them.
-            skip_special_tokens=not calls.active,
+            skip_special_tokens=not calls.reads_special_tokens,
         )
 
-
-class _Calls:
-    """The tool calls of one request's choices: an extractor per choice, or none where tools are off."""
-
-    def __init__(self, request: GenerationRequest, model: str, parser: str | None, tokenizer: Any) -> None:
-        self._tools = request.tools
-        self._parser = parser
-        self._tokenizer = tokenizer
-        self._extractors: dict[int, tool_calls.CallExtractor | None] = {}
-        self._named = False
-        self.schema: dict[str, Any] | None = None
-        if self._tools is not None and self._tools.choice != "none":
-            try:  # the ingress checked the request already: this is the engine's own reading of it
-                self._vllm_request = tool_calls.vllm_request(model, request.messages or [], self._tools)
-                self.schema = tool_calls.forced_schema(self._vllm_request)
-            except ValueError as exc:
-                raise InvalidRequestError(f"Invalid tools: {exc}", param="tools", code="invalid_value") from None
-            self._named = isinstance(self._tools.choice, dict)
-
-    @property
-    def active(self) -> bool:
-        return self._tools is not None and self._tools.choice != "none"
-
-    def delta(self, index: int, text: str, token_ids: Any, finish: str | None,
-              logprobs: tuple[dict[str, Any], ...]) -> ChoiceDelta:
-        if not self.active:
-            return ChoiceDelta(index, text, finish, logprobs=logprobs)
-        if index not in self._extractors:
-            assert self._tools is not None
-            self._extractors[index] = tool_calls.extractor(self._tools, self._parser, self._tokenizer,
-                                                           self._vllm_request)
-        extractor = self._extractors[index]
-        if extractor is None:
-            return ChoiceDelta(index, text, finish, logprobs=logprobs)
-        content, deltas = extractor.feed(text, list(token_ids), finish is not None)
-        if finish == "stop" and extractor.called and not self._named:  # OpenAI: a forced named call ends "stop"
-            finish = "tool_calls"
-        return ChoiceDelta(index, content, finish, tool_calls=tuple(deltas), logprobs=logprobs)

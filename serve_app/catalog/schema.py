@@ -110,6 +110,9 @@ class ModelEntry(_Strict):
     tool_parser: str | None = Field(
         default=None, description="vLLM's tool parser for the model's tool-call syntax (hermes, mistral, "
         "llama3_json, granite, ...); required by the `tools` capability.")
+    reasoning_parser: str | None = Field(
+        default=None, description="vLLM's reasoning parser (deepseek_r1, qwen3, mistral, granite, ...): the "
+        "model's thinking comes apart from its answer, in `reasoning`, counted in `reasoning_tokens`.")
     chat_template: str | None = Field(
         default=None, description="A chat template in place of the model's own: a file name under "
         "deployments/chat_templates/ or an absolute path (e.g. one that renders tools).")
@@ -134,7 +137,7 @@ class ModelEntry(_Strict):
     def engine_spec(self) -> ModelEntry:
         """The entry reduced to what its engine needs: no prices, lifecycle, scaling or descriptions."""
         serving = {"id", "family", "engine", "source", "capabilities", "context_length", "resources", "engine_args",
-                   "engine_env", "tool_parser", "chat_template", "chat_template_kwargs"}
+                   "engine_env", "tool_parser", "reasoning_parser", "chat_template", "chat_template_kwargs"}
         return ModelEntry.model_validate(self.model_dump(include=serving))
 
     def supports(self, capability: Capability) -> bool:

@@ -85,11 +85,13 @@ class ChatEndpoint:
                                        "refusal": None}
             if calls:
                 message["tool_calls"] = calls
+            if index in collected.reasoning:  # the field vLLM's server fills, and the one DeepSeek's API names
+                message["reasoning"] = message["reasoning_content"] = collected.reasoning[index]
             choices.append({"index": index, "message": message,
                              "finish_reason": collected.finish_reasons.get(index, "stop"),
                              "logprobs": self._logprobs(collected.logprobs.get(index, []))})
         return {"id": ids.id, "object": "chat.completion", "created": ids.created, "model": ids.model,
-                "choices": choices, "usage": collected.usage().model_dump(exclude_unset=True)}
+                "choices": choices, "usage": collected.usage().model_dump(exclude_unset=True, exclude_none=True)}
 
     def _logprobs(self, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
         return {"content": entries, "refusal": None} if self._body.logprobs else None
@@ -106,9 +108,11 @@ class ChatEndpoint:
             last = chunk
             choices = []
             for d in chunk.choices:
-                if not (d.text or d.finish_reason or d.tool_calls):
+                if not (d.text or d.finish_reason or d.tool_calls or d.reasoning):
                     continue
                 delta: dict[str, Any] = {"content": d.text} if d.text else {}
+                if d.reasoning:
+                    delta["reasoning"] = delta["reasoning_content"] = d.reasoning
                 if d.tool_calls:
                     delta["tool_calls"] = list(d.tool_calls)
                 choice: dict[str, Any] = {"index": d.index, "delta": delta, "finish_reason": d.finish_reason}
@@ -118,7 +122,8 @@ class ChatEndpoint:
             if choices:
                 yield encode(choices)
         if body.include_usage:
-            final = usage(last.prompt_tokens, last.completion_tokens).model_dump(exclude_unset=True)
+            final = usage(last.prompt_tokens, last.completion_tokens,
+                          last.reasoning_tokens).model_dump(exclude_unset=True, exclude_none=True)
             yield encode([], final)
 
 
