@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import httpx
 
 from serve_app.catalog import Catalog, ModelEntry
 from serve_app.ray_env import use_serve_env
+from serve_app.settings import Settings
 
 READY_TIMEOUT_S = 600
 APP_NAME = "bench"
@@ -65,12 +66,14 @@ def vllm_flags(engine_args: dict[str, Any]) -> list[str]:
 
 
 @contextmanager
-def bare_vllm(entry: ModelEntry, models_dir: Path) -> Iterator[str]:
-    """vLLM's own OpenAI server on a free port, as the platform's deployment configures the engine."""
+def bare_vllm(entry: ModelEntry, models_dir: Path, extra_flags: Sequence[str] = ()) -> Iterator[str]:
+    """vLLM's own OpenAI server on a free port, as the platform's deployment configures the engine
+    (``extra_flags``: the server's own options, e.g. its tool parser)."""
     port = free_port()
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(models_dir / entry.source),
                "--served-model-name", entry.id, "--max-model-len", str(entry.context_length),
-               "--disable-log-stats", *vllm_flags(entry.engine_args), "--host", "127.0.0.1", "--port", str(port)]
+               "--disable-log-stats", *vllm_flags(entry.engine_args), *extra_flags, "--host", "127.0.0.1",
+               "--port", str(port)]
     process = subprocess.Popen(command, env={**os.environ, **entry.engine_env}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     try:
@@ -89,8 +92,6 @@ class Platform:
     """A local Ray cluster running Serve; :meth:`deploy` replaces the app with one for the given models."""
 
     def __init__(self, root: Path, models_dir: Path, data_dir: Path) -> None:
-        from serve_app.settings import Settings
-
         self.admin_token = secrets.token_urlsafe(16)
         # The status prober's synthetic requests would land in the middle of the measured ones.
         self.settings = Settings(data_dir=data_dir, models_dir=models_dir, admin_token=self.admin_token,
@@ -108,6 +109,17 @@ class Platform:
         serve.run(build_app_from(self.settings, catalog), name=APP_NAME, route_prefix="/", blocking=False)
         wait_ready(f"{self.base_url}/health")
         return self.create_key()
+
+    def deploy_beside(self, name: str, settings: Settings, catalog: Catalog) -> str:
+        """Serves ``catalog`` with ``settings`` as one more application, beside the others, under ``/{name}``;
+        returns that prefix's base URL."""
+        from ray import serve
+
+        from serve_app.app import build_app_from
+
+        serve.run(build_app_from(settings, catalog), name=name, route_prefix=f"/{name}", blocking=False)
+        wait_ready(f"{self.base_url}/{name}/health")
+        return f"{self.base_url}/{name}"
 
     def create_key(self) -> str:
         """A key on the unlimited tier where tiers exist (a 400 means they do not yet: then a plain key)."""

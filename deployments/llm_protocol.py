@@ -27,6 +27,7 @@ class SamplingOptions:
     json_schema: dict[str, Any] | None = None  # structured outputs: the answer follows this JSON schema
     logprobs: int | None = None  # None: none; k: each token's log probability and its k most likely alternatives
     logit_bias: dict[int, float] | None = None
+    echo: bool = False  # completions: each choice's text (and log probabilities) start with its prompt's
 
 
 @dataclass(frozen=True)

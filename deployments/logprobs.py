@@ -4,7 +4,7 @@ these by the ingress)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 FLOOR = -9999.0  # JSON has no -inf: OpenAI-compatible servers send this for a probability of 0
@@ -36,4 +36,17 @@ def token_entries(token_ids: Sequence[int], per_token: Iterable[Mapping[int, Can
                         key=lambda c: c.rank or 0)
         entry["top_logprobs"] = [_entry(c.decoded_token or "", c.logprob) for c in ranked[:top]]
         entries.append(entry)
+    return tuple(entries)
+
+
+def prompt_entries(token_ids: Sequence[int], per_token: Sequence[Mapping[int, Candidate] | None] | None, top: int,
+                   decode: Callable[[list[int]], str]) -> tuple[dict[str, Any], ...]:
+    """Entries for the prompt's own tokens (``echo``): the first has no log probability (nothing precedes it)."""
+    entries: list[dict[str, Any]] = []
+    for position, token_id in enumerate(token_ids):
+        candidates = per_token[position] if per_token is not None and position < len(per_token) else None
+        if candidates is None or token_id not in candidates:
+            entries.append({"token": decode([token_id]), "logprob": None, "bytes": None, "top_logprobs": []})
+        else:
+            entries.extend(token_entries([token_id], [candidates], top))
     return tuple(entries)

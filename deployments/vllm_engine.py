@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ray import serve
 
+from deployments.echo import Echo
 from deployments.llm_protocol import GenerationChunk, GenerationRequest, SamplingOptions
 from deployments.logprobs import token_entries
 from deployments.output_reader import OutputReader
@@ -74,6 +75,8 @@ class VLLMDeployment:
         inputs = await self._render(request)
         prompt_lengths = [len(cast(list[int], engine_input.get("prompt_token_ids", []))) for engine_input in inputs]
         sampling = request.sampling
+        tokenizer = cast(Any, self._engine.renderer.tokenizer)
+        echo = Echo(sampling.logprobs, tokenizer.decode) if sampling.echo else None
         try:
             streams = [
                 self._engine.generate(engine_input, self._sampling_params(sampling, length, calls),
@@ -93,7 +96,10 @@ class VLLMDeployment:
                     index = prompt_index * n + completion.index
                     logprobs = (token_entries(completion.token_ids, cast(Any, completion.logprobs), sampling.logprobs)
                                 if sampling.logprobs is not None else ())
-                    choices.append(calls.delta(index, completion.text, completion.token_ids, finish, logprobs))
+                    text = completion.text
+                    if echo is not None:
+                        text, logprobs = echo.prefix(index, output, text, logprobs)
+                    choices.append(calls.delta(index, text, completion.token_ids, finish, logprobs))
                 yield GenerationChunk(choices, sum(prompt_lengths), completion_tokens,
                                       calls.reasoning_tokens if self._reasoning_parser else None)
         except VLLMValidationError as exc:  # vLLM's own checks as it takes the request (token ids out of vocabulary,
@@ -183,6 +189,7 @@ class VLLMDeployment:
             output_kind=RequestOutputKind.DELTA,
             structured_outputs=structured,
             logprobs=options.logprobs,
+            prompt_logprobs=options.logprobs if options.echo else None,
             logit_bias=options.logit_bias,
             # Tool-call markers are special tokens in many tokenizers: the parser must see them.
             skip_special_tokens=not calls.reads_special_tokens,

@@ -173,6 +173,10 @@ def _is_union_tag(part: str) -> bool:
             or part.startswith(("function-", "constrained-")))
 
 
+# What SQLAlchemy raises when the database cannot be reached (down, restarting, connection lost).
+DATABASE_UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
 def database_unavailable(what: str) -> ServiceUnavailableError:
     """The platform's database (keys, ledger) cannot be reached: see README, "When the database is down"."""
     return ServiceUnavailableError(
@@ -191,7 +195,7 @@ def to_api_error(exc: BaseException, request_id: str) -> APIError:
     if isinstance(exc, BackPressureError):
         return ServiceUnavailableError("The model is overloaded right now. Please retry shortly.",
                                        code="model_overloaded")
-    if isinstance(exc, OperationalError | InterfaceError):
+    if isinstance(exc, DATABASE_UNREACHABLE):
         return database_unavailable("this request could not be served")
     logger.error("request %s failed: %s", request_id, type(exc).__name__, exc_info=exc)
     return InternalServerError(

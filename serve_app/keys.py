@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 from cachetools import TTLCache
 from sqlalchemy import Boolean, Column, Engine, Integer, String, Table, Text, insert, inspect, select, text, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from serve_app.database import METADATA
-from serve_app.errors import database_unavailable
+from serve_app.errors import DATABASE_UNREACHABLE, database_unavailable
 from serve_app.governance.quotas import Quotas
 
 KEY_PREFIX = "sk-"
@@ -206,7 +205,7 @@ class KeyCache:
             raise database_unavailable("this API key could not be checked")
         try:
             key = self._store.find_by_hash(digest)
-        except (OperationalError, InterfaceError):
+        except DATABASE_UNREACHABLE:
             self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE_SECONDS
             raise database_unavailable("this API key could not be checked") from None
         self._cache[digest] = key

@@ -84,7 +84,7 @@ class GenerationParams(BaseModel):
         return bool(self.stream_options and self.stream_options.include_usage)
 
     def sampling(self, *, max_tokens: int | None, json_object: bool = False, json_schema: dict[str, Any] | None = None,
-                 logprobs: int | None = None) -> SamplingOptions:
+                 logprobs: int | None = None, echo: bool = False) -> SamplingOptions:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         return SamplingOptions(
             max_tokens=max_tokens,
@@ -99,6 +99,7 @@ class GenerationParams(BaseModel):
             json_object=json_object,
             json_schema=json_schema,
             logprobs=logprobs,
+            echo=echo,
             logit_bias={int(token): bias for token, bias in self.logit_bias.items()} if self.logit_bias else None,
         )
 

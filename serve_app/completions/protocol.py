@@ -14,7 +14,7 @@ MAX_LOGPROBS = 5  # OpenAI's limit for the completions API
 class CompletionRequest(GenerationParams):
     prompt: TextOrTokens
     max_tokens: int | None = Field(default=16, ge=1)
-    echo: bool = Field(default=False, json_schema_extra={"enum": [False]}, description="Not supported: only false.")
+    echo: bool = Field(default=False, description="Each choice's text (and log probabilities) start with its prompt.")
     suffix: str | None = Field(default=None, json_schema_extra={"maxLength": 0},
                                description="Not supported: only empty or null.")
     best_of: int | None = Field(default=None, ge=1, description="Must equal `n` when given.")
@@ -23,8 +23,6 @@ class CompletionRequest(GenerationParams):
 
     @model_validator(mode="after")
     def _completion_supported(self) -> CompletionRequest:  # not `_supported`: that would hide the parent's
-        if self.echo:
-            raise InvalidRequestError("echo is not supported on this platform.", param="echo")
         if self.suffix:
             raise InvalidRequestError("suffix is not supported on this platform.", param="suffix")
         if self.best_of is not None and self.best_of != self.n:

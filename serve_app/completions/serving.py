@@ -58,7 +58,8 @@ class CompletionEndpoint:
 
     def request(self, request_id: str, max_tokens: int | None) -> GenerationRequest:
         return GenerationRequest(request_id=request_id,
-                                 sampling=self._body.sampling(max_tokens=max_tokens, logprobs=self._body.logprobs),
+                                 sampling=self._body.sampling(max_tokens=max_tokens, logprobs=self._body.logprobs,
+                                                              echo=self._body.echo),
                                  prompts=self._prompts)
 
     def answer(self, collected: Collected, ids: Answer) -> dict[str, Any]:
@@ -98,12 +99,15 @@ class CompletionEndpoint:
 
 def completion_logprobs(entries: list[dict[str, Any]], offset: int) -> dict[str, Any]:
     """Chat-shaped token entries as the completions API shapes them: parallel lists, top alternatives as maps,
-    ``text_offset`` counted from ``offset`` characters."""
+    ``text_offset`` counted from ``offset`` characters (the prompt's tokens first where it is echoed)."""
     offsets = []
     for entry in entries:
         offsets.append(offset)
         offset += len(entry["token"])
     return {"tokens": [entry["token"] for entry in entries],
             "token_logprobs": [entry["logprob"] for entry in entries],
-            "top_logprobs": [{top["token"]: top["logprob"] for top in entry["top_logprobs"]} for entry in entries],
+            # The first token of an echoed prompt has no log probability, and no alternatives: null, as OpenAI.
+            "top_logprobs": [None if entry["logprob"] is None else {top["token"]: top["logprob"]
+                                                                    for top in entry["top_logprobs"]}
+                             for entry in entries],
             "text_offset": offsets}

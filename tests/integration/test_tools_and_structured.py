@@ -173,3 +173,20 @@ def test_usage_of_tool_and_structured_requests_is_metered_exactly(platform: Plat
             break
         time.sleep(1)
     assert seen == expected
+
+
+def test_echo_puts_the_prompt_and_its_logprobs_first(sdk: openai.OpenAI) -> None:
+    prompt = "The capital of France is"
+    answer = sdk.completions.create(model=SMOL, prompt=prompt, echo=True, logprobs=1, max_tokens=3, temperature=0)
+    plain = sdk.completions.create(model=SMOL, prompt=prompt, max_tokens=3, temperature=0)
+    choice = answer.choices[0]
+    assert choice.text == prompt + plain.choices[0].text
+    logprobs = choice.logprobs
+    assert logprobs is not None and logprobs.tokens is not None and logprobs.token_logprobs is not None
+    assert "".join(logprobs.tokens) == choice.text
+    assert logprobs.token_logprobs[0] is None  # nothing precedes the first prompt token
+    assert all(value is not None for value in logprobs.token_logprobs[1:])
+    assert answer.usage == plain.usage  # the echoed prompt is prompt tokens, not completion tokens
+    streamed = "".join(chunk.choices[0].text for chunk in sdk.completions.create(
+        model=SMOL, prompt=prompt, echo=True, max_tokens=3, temperature=0, stream=True) if chunk.choices)
+    assert streamed == choice.text

@@ -53,7 +53,7 @@ def test_stream_with_usage(client: TestClient, auth: dict[str, str]) -> None:
 @pytest.mark.parametrize(("body", "param"), [
     ({"prompt": ""}, "prompt"),
     ({"prompt": []}, "prompt"),
-    ({"prompt": "x", "echo": True}, "echo"),
+    ({"prompt": "x", "logprobs": 6}, "logprobs"),
     ({"prompt": "x", "suffix": "y"}, "suffix"),
     ({"prompt": "x", "temperature": -1}, "temperature"),
     ({}, "prompt"),
