@@ -5,8 +5,8 @@
    function, and without tools (the plain path), in microseconds per chunk.
 2. Tokens/s with structured outputs, sequential requests, same run: bare vLLM (``--chat-template`` the catalog's,
    ``--enable-auto-tool-choice --tool-call-parser hermes``) and then the platform, each with a
-   ``response_format`` JSON schema, with a forced (named) tool call, and plain (no constraint) for reference. Completion tokens over wall time per
-   request, and the ratio platform / bare.
+   ``response_format`` JSON schema, with a forced (named) tool call, and plain (no constraint) for reference.
+   Completion tokens over wall time per request, and the ratio platform / bare.
 
     .venv/bin/python -m benchmarks.structured --requests 20
 """
