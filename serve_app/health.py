@@ -80,6 +80,8 @@ class HealthMonitor:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
+        for task in tasks:  # all asked to stop first, then waited for: none is left running if this is cut short
+            background.cancel(task)
         for task in tasks:
             await background.stop(task)
 
