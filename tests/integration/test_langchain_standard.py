@@ -9,6 +9,9 @@ platform enforces with structured outputs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +25,7 @@ from tests.integration.conftest import Platform
 pytestmark = pytest.mark.integration
 SMOL = "SmolLM2-135M-Instruct"
 _CONNECTION: dict[str, Any] = {}  # filled by the fixture below: the running platform and a key for it
+_CLIENTS: list[httpx.AsyncClient] = []  # every async HTTP client made for a test, closed when the module ends
 
 # Tests whose assertion needs more than a 135M model can do, with why. Each still runs.
 LOOPS = ("at temperature 0 the model repeats a sentence inside a JSON string until max_tokens, so the JSON never "
@@ -40,6 +44,12 @@ def _connect(platform: Platform, api_key: str) -> Iterator[None]:
     _CONNECTION.update(base_url=f"{platform.base_url}/v1", api_key=api_key)
     yield
     _CONNECTION.clear()
+    # No connection of the suite may outlive it: an unfinished response would hold the platform's shutdown.
+    for client in _CLIENTS:
+        with contextlib.suppress(Exception):
+            asyncio.run(client.aclose())
+    _CLIENTS.clear()
+    gc.collect()
 
 
 @pytest.fixture
@@ -65,9 +75,9 @@ class TestPlatformChatModel(ChatModelIntegrationTests):
     def chat_model_params(self) -> dict[str, Any]:
         # A client per model: langchain-openai otherwise shares one async HTTP client across the tests, each on
         # an event loop of its own, and the second test finds the first one's loop closed.
+        _CLIENTS.append(httpx.AsyncClient(timeout=300))
         return {"model": SMOL, "temperature": 0, "max_tokens": 120, "max_retries": 0, "timeout": 300,
-                "stream_usage": True, "use_responses_api": False,
-                "http_async_client": httpx.AsyncClient(timeout=300), **_CONNECTION}
+                "stream_usage": True, "use_responses_api": False, "http_async_client": _CLIENTS[-1], **_CONNECTION}
 
     @property
     def has_tool_choice(self) -> bool:
