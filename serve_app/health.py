@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from serve_app import tasks as background
 from serve_app.routing import HealthChecked
 
 LOGGER = logging.getLogger("serve_app")
@@ -79,15 +78,17 @@ class HealthMonitor:
         self._tasks.append(loop.create_task(self._watch_probes()))
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:  # all asked to stop first, then waited for: none is left running if this is cut short
-            background.cancel(task)
-        for task in tasks:
-            await background.stop(task)
+        tasks, loop = self._tasks, self._loop
+        self._cancel()
+        if loop is asyncio.get_running_loop():
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _cancel(self) -> None:
         for task in self._tasks:
-            background.cancel(task)
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(task.cancel)
         self._tasks = []
 
     def reasons(self) -> dict[str, str]:
