@@ -33,13 +33,14 @@ class ChatEndpoint:
     def __init__(self, body: ChatCompletionRequest, images: ImagePolicy) -> None:
         self._body = body
         self._images = images
+        self._characters = body.text_characters()  # read by the plan and the prompt estimate: counted once
 
     def plan(self) -> Plan:
         body = self._body
         return Plan(model=body.model, operation="chat.completions",
                     capability=Capability.VISION if body.has_images else Capability.CHAT, id_prefix="chatcmpl-",
                     stream=body.stream, n=body.n, choices=body.n, prompt_param="messages",
-                    prompt_characters=body.text_characters(), guard=[body.guard_messages()])
+                    prompt_characters=self._characters, guard=[body.guard_messages()])
 
     def check(self, entry: ModelEntry) -> None:
         if self._body.has_images:
@@ -57,7 +58,7 @@ class ChatEndpoint:
     def prompt_estimate(self, entry: ModelEntry) -> int:
         if self._body.has_images:  # an image's tokens: up to the context
             return entry.context_length
-        return prompt_bound(self._body.text_characters(), entry.context_length,
+        return prompt_bound(self._characters, entry.context_length,
                             chat_added_tokens(len(self._body.messages)))
 
     def request(self, request_id: str, max_tokens: int | None) -> GenerationRequest:
