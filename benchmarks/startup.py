@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.stamp import machine
-from tests.support.processes import stop_process_group
+from tests.support.processes import start_in_new_group, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "startup.json"
@@ -41,8 +41,8 @@ def run_once(clone: Path, log: Path) -> dict[str, float]:
         env.pop(name)
     started = time.monotonic()
     with log.open("wb") as output:
-        process = subprocess.Popen(["make", "serve"], cwd=clone, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = start_in_new_group(["make", "serve"], cwd=clone, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
     try:
         healthy = _until(lambda: _healthy(), process, started)
         announced = _until(lambda: "OpenAI-compatible API" in log.read_text(errors="replace"), process, started)

@@ -33,7 +33,7 @@ from serve_app.database import connect
 from serve_app.settings import Settings
 from tests.support.oidc_issuer import AUDIENCE, TestIssuer, running_issuer
 from tests.support.postgres import PostgresServer, free_port, running_postgres
-from tests.support.processes import stop_process_group
+from tests.support.processes import start_in_new_group, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -165,8 +165,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         if postgres is not None:
             env["LLMAAS_DATABASE_URL"] = postgres.url
         with log.open("wb") as output:
-            process = subprocess.Popen(SERVE_COMMAND, cwd=ROOT, env={**os.environ, **env}, stdout=output,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            process = start_in_new_group(SERVE_COMMAND, cwd=ROOT, env={**os.environ, **env}, stdout=output,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_until_healthy(base_url, process, log)

@@ -7,10 +7,22 @@ import os
 import signal
 import subprocess
 import time
+from typing import Any
 
 import psutil
 
 STOP_TIMEOUT_S = 90
+
+
+def start_in_new_group(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Starts ``command`` in a process group of its own, as a terminal would: with Ctrl-C's SIGINT delivered.
+
+    A shell ignores SIGINT for what it starts in the background (``pytest &``, ``nohup``, a CI runner's
+    subshell), and children inherit that: `make serve` would then never see the test's Ctrl-C. A signal with a
+    Python handler is reset to its default in a child at exec, so Python's own handler is put back here first."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return subprocess.Popen(command, start_new_session=True, **options)
 
 
 def stop_process_group(process: subprocess.Popen[bytes]) -> list[int]:
