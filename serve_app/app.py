@@ -119,6 +119,9 @@ def start_serve(settings: Settings) -> None:
     if not ray.is_initialized():
         ray.init(namespace="serve")
     serve.start(http_options=options, controller_options={"runtime_env": {"env_vars": platform_env(settings)}})
+    client = serve.context._get_global_client()
+    running = client.http_config if client is not None else None
+    tls.check_applied(settings, running.ssl_certfile if running else None, running.ssl_keyfile if running else None)
 
 
 def _address_options(settings: Settings) -> dict[str, Any]:

@@ -7,11 +7,13 @@ import hmac
 
 from starlette.requests import Request
 
+from serve_app.auth_throttle import FailedAuthThrottle
 from serve_app.errors import AuthenticationError
 from serve_app.keys import ApiKey, KeyCache
 from serve_app.oidc import OidcVerifier
 
 # With governance switched off (benchmarks only), every caller is this unmetered identity.
+DEFAULT_FAILURES_PER_MINUTE = 30
 ANONYMOUS = ApiKey(id="anonymous", name="anonymous", hint="", tier="unlimited", created_at=0, internal=True)
 
 
@@ -27,13 +29,16 @@ def _redacted(secret: str) -> str:
 
 class Authenticator:
     def __init__(self, keys: KeyCache, admin_token: str | None, oidc: OidcVerifier | None = None,
-                 require_keys: bool = True) -> None:
+                 require_keys: bool = True, throttle: FailedAuthThrottle | None = None) -> None:
         self._keys = keys
+        self._throttle = throttle or FailedAuthThrottle(DEFAULT_FAILURES_PER_MINUTE)
         self._admin_token = admin_token
         self._oidc = oidc
         self._require_keys = require_keys
 
-    def api_key(self, request: Request) -> ApiKey:
+    async def api_key(self, request: Request) -> ApiKey:
+        """The caller's key. A key seen in the last seconds is answered from the cache; any other is looked up
+        in a worker thread (never on the event loop), unless its address has failed too often (429)."""
         if not self._require_keys:
             return ANONYMOUS
         secret = bearer_token(request)
@@ -42,7 +47,13 @@ class Authenticator:
                 "You didn't provide an API key. You need to provide your API key in an Authorization "
                 "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
             )
-        key = self._keys.lookup(secret)
+        found, key = self._keys.cached(secret)
+        if not found:
+            address = request.client.host if request.client else "unknown"
+            self._throttle.check(address)
+            key = await asyncio.to_thread(self._keys.lookup, secret)
+            if key is None:
+                self._throttle.failed(address)
         if key is None:
             raise AuthenticationError(
                 f"Incorrect API key provided: {_redacted(secret)}. Ask the platform's operator for a key.",

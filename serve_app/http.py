@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serve_app.body_bounds import BodyBounds
 from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_response
 from serve_app.request_ids import REQUEST_ID_HEADER, new_request_id
 
@@ -94,6 +95,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, parsed once: a 400 ``invalid_json`` for anything else."""
     body = await request.body()
     try:
         payload = json.loads(body, parse_constant=_not_json, parse_float=_finite)
@@ -129,24 +131,27 @@ def _finite(literal: str) -> float:
     return value
 
 
-async def parse_body(request: Request, model: type[Model]) -> Model:
+async def parse_body(request: Request, model: type[Model], bounds: BodyBounds | None = None) -> Model:
     """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream.
 
-    Strictly, as JSON: a number is not taken from a string or a boolean (``"n": true`` is a 400, as at
-    OpenAI), while what JSON cannot carry natively still parses (ISO 8601 times, arrays as sets). A model
-    whose config says ``strict=False`` is validated leniently (times given as UNIX seconds)."""
-    await read_json(request)  # a 400 `invalid_json` for what is not a JSON object of finite numbers
-    return model.model_validate_json(await request.body(), strict=model.model_config.get("strict", True))
+    The body is parsed once; the shape of the parsed JSON is checked against ``bounds`` before any validation.
+    Validation is strict, as JSON is: a number is not taken from a string or a boolean (``"n": true`` is a 400,
+    as at OpenAI); a model whose config says ``strict=False`` is validated leniently (times given as UNIX
+    seconds or ISO 8601)."""
+    payload = await read_json(request)
+    if bounds is not None:
+        bounds.check(payload)
+    return model.model_validate(payload, strict=model.model_config.get("strict", True))
 
 
 def json_endpoint(path: str, model: type[Model], create: Callable[[Model, Caller, str], Awaitable[Response]],
-                  authenticate: Callable[[Request], Caller]) -> Route:
-    """``POST path``: authenticate, validate the JSON body as ``model``, hand both and the request id to
-    ``create``."""
+                  authenticate: Callable[[Request], Awaitable[Caller]], bounds: BodyBounds) -> Route:
+    """``POST path``: authenticate, validate the JSON body as ``model`` within ``bounds``, hand both and the
+    request id to ``create``."""
 
     async def endpoint(request: Request) -> Response:
-        caller = authenticate(request)
-        body = await parse_body(request, model)
+        caller = await authenticate(request)
+        body = await parse_body(request, model, bounds)
         return await create(body, caller, request.state.request_id)
 
     return Route(path, endpoint, methods=["POST"])

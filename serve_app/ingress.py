@@ -19,6 +19,7 @@ from serve_app import admin, health, metrics, models_api, openapi
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.auth import Authenticator
+from serve_app.body_bounds import BodyBounds
 from serve_app.catalog import Catalog
 from serve_app.chat.images import ImagePolicy
 from serve_app.chat.protocol import ChatCompletionRequest
@@ -82,14 +83,16 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     gate = GuardGate(guard, recorder)
     limits = RequestLimits.from_settings(settings)
     step = GenerationStep(router, governance, limits, gate)
-    chat = ChatService(step, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts))
+    chat = ChatService(step, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts,
+                                          settings.max_image_pixels))
     completions = CompletionService(step)
     embeddings = EmbeddingService(router, governance)
+    bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
     routes = [
         *models_api.routes(router, auth, governance),
-        json_endpoint("/v1/chat/completions", ChatCompletionRequest, chat.create, auth.api_key),
-        json_endpoint("/v1/completions", CompletionRequest, completions.create, auth.api_key),
-        json_endpoint("/v1/embeddings", EmbeddingCreateRequest, embeddings.create, auth.api_key),
+        json_endpoint("/v1/chat/completions", ChatCompletionRequest, chat.create, auth.api_key, bounds),
+        json_endpoint("/v1/completions", CompletionRequest, completions.create, auth.api_key, bounds),
+        json_endpoint("/v1/embeddings", EmbeddingCreateRequest, embeddings.create, auth.api_key, bounds),
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
         *usage_api.routes(Ledger(database), auth, tiers),
         *admin.routes(store, cache, auth, tiers),

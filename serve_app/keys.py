@@ -192,6 +192,13 @@ class KeyCache:
         self._cache: TTLCache[str, ApiKey | None] = TTLCache(maxsize=100_000, ttl=ttl_seconds)
         self._unreachable_until = 0.0  # monotonic time: the database failed, do not wait on it again before
 
+    def cached(self, secret: str) -> tuple[bool, ApiKey | None]:
+        """Whether ``secret`` was looked up in the last ``ttl_seconds``, and what was found (None: unknown)."""
+        try:
+            return True, self._cache[hash_secret(secret)]
+        except KeyError:  # never looked up, or expired
+            return False, None
+
     def lookup(self, secret: str) -> ApiKey | None:
         """The key, or None for an unknown secret. With the database out of reach, a key checked in the last
         ``ttl_seconds`` is still served and any other is a 503 (``database_unavailable``), at once for

@@ -39,6 +39,7 @@ from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
 from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from deployments.transcription_protocol import TranscriptionRequest, TranscriptionResult
 from serve_app.catalog import Catalog
+from serve_app.coalesced import Coalesced
 from serve_app.errors import APIError, unwrap
 from serve_app.routing import HealthChecked
 
@@ -47,6 +48,7 @@ TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5
 TPOT_BUCKETS = [0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5]
 ERROR_BODY_LIMIT = 16 * 1024
 SCRAPE_TIMEOUT_SECONDS = 5.0
+SCRAPE_MAX_AGE_SECONDS = 2.0  # Prometheus scrapes every 15 s or more: a fresher answer is not needed
 CLIENT_GONE = 499  # the client left before an answer started (nginx's convention)
 SERVER_ERROR = b'{"error": {"type": "server_error", "code": null}}'
 
@@ -364,11 +366,18 @@ def _sample_order(item: tuple[tuple[str, str, tuple[tuple[str, str], ...]], floa
 
 
 class ClusterMetrics:
-    def __init__(self, deployments: Mapping[str, str], scrape: Scrape) -> None:
+    """The cluster's exposition, scraped at most once per ``max_age`` seconds: ``/metrics`` is public, and however
+    often it is called, the nodes' exporters are asked once per period (concurrent callers share one scrape)."""
+
+    def __init__(self, deployments: Mapping[str, str], scrape: Scrape, max_age: float = SCRAPE_MAX_AGE_SECONDS) -> None:
         self._deployments = dict(deployments)
         self._scrape = scrape
+        self._latest = Coalesced(self._exposition, max_age)
 
     async def exposition(self) -> bytes:
+        return await self._latest.get()
+
+    async def _exposition(self) -> bytes:
         texts, unreachable = await self._scrape()
         metrics = await asyncio.to_thread(aggregate, texts, self._deployments, unreachable)
         registry = CollectorRegistry(auto_describe=False)

@@ -37,13 +37,13 @@ def model_object(entry: ModelEntry, today: dt.date) -> dict[str, Any]:
 
 def routes(router: ModelRouter, auth: Authenticator, governance: Governance) -> list[Route]:
     async def list_models(request: Request) -> JSONResponse:
-        key = auth.api_key(request)
+        key = await auth.api_key(request)
         today = router.today()
         data = [model_object(entry, today) for entry in router.listed() if governance.allows(key, entry.id)]
         return JSONResponse({"object": "list", "data": data})
 
     async def retrieve_model(request: Request) -> JSONResponse:
-        key = auth.api_key(request)
+        key = await auth.api_key(request)
         model = request.path_params["model"]
         if not governance.allows(key, model):
             raise model_not_found(model)

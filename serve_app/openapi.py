@@ -81,6 +81,18 @@ _AUDIO_ERRORS = {
 }
 
 
+_BOUNDS = ("Bounds on the body's shape, checked before any validation (400 `array_above_max_length`, `param` "
+           "naming the array): at most `LLMAAS_MAX_MESSAGES` (2048) `messages`, `LLMAAS_MAX_CONTENT_PARTS` (512) "
+           "content parts per message, 128 `tools`, 2048 items in a `prompt` or `input` list, and "
+           "`LLMAAS_MAX_PROMPT_CHARS` token ids in all. Images: at most `LLMAAS_MAX_IMAGE_PIXELS` pixels, read from "
+           "the header (400 `image_too_large`). A client address with more than 30 failed authentications a minute "
+           "gets 429 `too_many_failed_authentications` for unknown keys.")
+
+
+def _bounded(operation: dict[str, Any]) -> dict[str, Any]:
+    return {**operation, "description": _BOUNDS}
+
+
 def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
     operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500, 503))
     operation["description"] = _AUDIO_BILLING
@@ -129,7 +141,8 @@ def _status_paths() -> dict[str, Any]:
         "/status": {"get": _operation("Public status page: models, uptime, TTFB, throughput, incidents", None, html,
                                       errors=())},
         "/status.json": {"get": _operation("The status page as data", None, _JSON, errors=())},
-        "/metrics": {"get": _operation("Cluster-wide metrics in Prometheus format", None, text, errors=())},
+        "/metrics": {"get": _operation("Cluster-wide metrics in Prometheus format (the nodes are scraped at most "
+                                       "every 2 s)", None, text, errors=())},
         "/admin/v1/incidents/{incident_id}": {"patch": {
             **_operation("Set an incident's title", _ADMIN, _JSON, UpdateIncidentRequest, (400, 401, 404)),
             "parameters": incident}},
@@ -172,12 +185,12 @@ def build_openapi() -> dict[str, Any]:
         "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401, 503))},
         "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404, 503)),
                                        "parameters": model_param}},
-        "/v1/chat/completions": {"post": _operation("Create a chat completion", _KEY, _GENERATED,
-                                                    ChatCompletionRequest, (*limited, 504))},
-        "/v1/completions": {"post": _operation("Create a completion", _KEY, _GENERATED, CompletionRequest,
-                                               (*limited, 504))},
-        "/v1/embeddings": {"post": _operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
-                                              limited)},
+        "/v1/chat/completions": {"post": _bounded(_operation("Create a chat completion", _KEY, _GENERATED,
+                                                             ChatCompletionRequest, (*limited, 504)))},
+        "/v1/completions": {"post": _bounded(_operation("Create a completion", _KEY, _GENERATED, CompletionRequest,
+                                                        (*limited, 504)))},
+        "/v1/embeddings": {"post": _bounded(_operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
+                                                       limited))},
         "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
         "/v1/audio/translations": {"post": _audio_operation("Translate audio into English",
                                                              CreateTranslationRequest)},

@@ -44,9 +44,16 @@ class Settings(BaseModel):
     max_n: int = Field(default=8, ge=1, le=128, description="Most choices (`n`) in one chat or completion request.")
     max_prompt_chars: int = Field(
         default=1_000_000, gt=0,
-        description="Most characters of text in one chat or completion request's prompt (400 beyond), checked before "
-                    "any engine tokenizes it.",
+        description="Most characters of text (or token ids) in one chat or completion request's prompt (400 beyond), "
+                    "checked before any engine tokenizes it.",
     )
+    max_messages: int = Field(
+        default=2048, gt=0, description="Most messages in one chat request (400 beyond, before any other work).")
+    max_content_parts: int = Field(
+        default=512, gt=0, description="Most content parts (text and images) in one chat message (400 beyond).")
+    max_image_pixels: int = Field(
+        default=40_000_000, gt=0,
+        description="Most pixels (width x height, read from the image's header) of an image in a chat message.")
     request_timeout_seconds: float = Field(
         default=600.0, gt=0, description="A chat or completion that is not streamed and takes longer is stopped (504)."
     )

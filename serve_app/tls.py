@@ -38,6 +38,24 @@ def http_options(settings: Settings) -> dict[str, str]:
     return {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
 
 
+class TLSNotAppliedError(RuntimeError):
+    """TLS is configured, and the running Serve would not serve it: the platform does not start."""
+
+
+def check_applied(settings: Settings, running_certfile: str | None, running_keyfile: str | None) -> None:
+    """Fails closed: with a certificate configured, the Serve instance that will serve the platform must serve
+    exactly it (an instance started earlier without it keeps serving plain HTTP whatever is asked now)."""
+    if not enabled(settings):
+        return
+    expected = http_options(settings)
+    if (running_certfile, running_keyfile) != (expected["ssl_certfile"], expected["ssl_keyfile"]):
+        served = f"the certificate {running_certfile}" if running_certfile else "plain HTTP"
+        raise TLSNotAppliedError(
+            f"LLMAAS_TLS_CERT and LLMAAS_TLS_KEY are set, but the Serve instance already running on this Ray cluster "
+            f"serves {served}, and Serve's HTTP options cannot change while it runs. Stop it (`serve shutdown -y`, "
+            "or `ray stop` for a local cluster) and start the platform again.")
+
+
 def server_env(settings: Settings) -> dict[str, str]:
     """Environment that makes a process's OpenSSL speak TLS 1.3 only (read when the process starts)."""
     return {"OPENSSL_CONF": str(OPENSSL_CONF_FILE)} if enabled(settings) else {}

@@ -66,11 +66,13 @@ class FakeEngine:
     healthy: bool = True
     fail_with: Exception | None = None
     requests: list[GenerationRequest] = field(default_factory=list)
+    delay: float = 0.0  # seconds before the first token (requests of a burst are then all in flight together)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         self.requests.append(request)
         if self.fail_with is not None:
             raise self.fail_with
+        await asyncio.sleep(self.delay)
         texts = [m["content"] for m in request.messages] if request.messages else request.prompts or []
         prompt_tokens = sum(len(t) if isinstance(t, list) else len(t.split()) for t in texts)
         limit = request.sampling.max_tokens or len(self.words)

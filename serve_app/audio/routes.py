@@ -31,13 +31,13 @@ def body_limit(max_body_bytes: int, max_audio_bytes: int) -> int:
 
 def routes(service: TranscriptionService, auth: Authenticator, max_audio_bytes: int) -> list[Route]:
     async def create_transcription(request: Request) -> Response:
-        key = auth.api_key(request)
+        key = await auth.api_key(request)
         fields, audio = await read_form(request, max_audio_bytes)
         body = CreateTranscriptionRequest.model_validate(fields)
         return await service.transcribe(body, _nonempty(audio), key, request.state.request_id)
 
     async def create_translation(request: Request) -> Response:
-        key = auth.api_key(request)
+        key = await auth.api_key(request)
         fields, audio = await read_form(request, max_audio_bytes)
         body = CreateTranslationRequest.model_validate(fields)
         return await service.translate(body, _nonempty(audio), key, request.state.request_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import io
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ SUPPORTED_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
 class ImagePolicy:
     max_image_bytes: int
     allowed_hosts: frozenset[str] = frozenset()
+    max_pixels: int = 40_000_000
 
 
 def check_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
@@ -64,12 +66,23 @@ def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
     except ValueError:  # binascii.Error, or a character outside ASCII
         raise InvalidRequestError("The image's base64 data is not valid base64.", param=param,
                                   code="invalid_base64") from None
-    _check_format(data, param)
+    _check_format(data, param, policy.max_pixels)
 
 
-def _check_format(data: bytes, param: str) -> None:
+def _check_format(data: bytes, param: str, max_pixels: int) -> None:
+    """The format and the size come from the image's header: nothing is decoded here, and an image whose
+    pixels would not fit the bound (a decompression bomb: a small file of a huge picture) is refused before the
+    engine decodes it."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():  # PIL's own bomb warning: the bound below is the platform's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data))
+        with opened as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise InvalidRequestError(
+                    f"The image is {width}x{height} pixels, more than the limit of {max_pixels} pixels: send a "
+                    "smaller image.", param=param, code="image_too_large")
             image.verify()
             image_format = image.format or ""
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):

@@ -6,10 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from serve_app.body_bounds import MAX_INPUTS
 from serve_app.errors import InvalidRequestError
 from serve_app.protocol import TextOrTokens, as_list
-
-MAX_INPUTS = 2048
 
 
 class EmbeddingCreateRequest(BaseModel):

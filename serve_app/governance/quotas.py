@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Window(StrEnum):
@@ -66,6 +66,18 @@ class Quotas(BaseModel):
         default=None, ge=0, description="Streamed requests the key may have open at once, across the cluster.")
     guard: GuardMode = Field(
         default=GuardMode.BLOCK, description="The prompt-injection guard: `block`, `flag` or `off`.")
+
+    @field_validator("guard", mode="before")
+    @classmethod
+    def _guard_from_json(cls, value: Any) -> Any:
+        """A mode's name, as JSON and YAML give it, taken even where validation is strict."""
+        return GuardMode(value) if isinstance(value, str) and value in {mode.value for mode in GuardMode} else value
+
+    @field_validator("allowed_models", mode="before")
+    @classmethod
+    def _models_from_json(cls, value: Any) -> Any:
+        """A JSON array, taken as the set it stands for even where validation is strict."""
+        return frozenset(value) if isinstance(value, list) and all(isinstance(item, str) for item in value) else value
 
     def overridden_by(self, overrides: Quotas) -> Quotas:
         return self.model_copy(update=overrides.model_dump(exclude_unset=True))

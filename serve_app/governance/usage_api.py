@@ -46,7 +46,7 @@ def _totals(rows: list[dict[str, object]]) -> dict[str, object]:
 
 def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route]:
     async def own_usage(request: Request) -> JSONResponse:
-        key = auth.api_key(request)
+        key = await auth.api_key(request)
         start, end = _period(request)
 
         def summary(*group_by: str) -> list[dict[str, object]]:

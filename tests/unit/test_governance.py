@@ -20,6 +20,7 @@ from serve_app.governance.records import AdmissionRequest, UsageRecord
 from serve_app.governance.windows import window_bounds
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.fakes import FakeEngine
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHAT = {"model": "fake-chat", "messages": [{"role": "user", "content": "What is the capital of France?"}]}
@@ -237,7 +238,7 @@ def test_internal_identities_are_never_billed(client: TestClient, settings: Sett
 
 def test_governance_off_serves_without_keys(settings: Settings, catalog: Any) -> None:
     from serve_app.ingress import build_asgi_app
-    from tests.fakes import FakeEngine
+
     plain = settings.model_copy(update={"governance": False})
     with TestClient(build_asgi_app(plain, catalog, {"fake-chat": FakeEngine()}, MeterCore(plain))) as open_client:
         assert open_client.post("/v1/chat/completions", json=CHAT).status_code == 200
@@ -265,16 +266,17 @@ def test_a_record_the_database_refuses_is_set_aside_without_holding_back_the_oth
     {"model": "fake-chat", "prompt": ["one", "two"], "n": 2, "max_tokens": 60},
 ], ids=["chat", "stream", "completions-list"])
 async def test_concurrent_requests_without_max_tokens_cross_a_limit_by_one_request_at_most(
-        client: TestClient, app: Any, body: dict[str, Any]) -> None:
+        client: TestClient, app: Any, engine: FakeEngine, body: dict[str, Any]) -> None:
     """Each request reserves the output it may generate (all the context, without max_tokens), so a burst
     cannot pass the limit together: at most the request that crossed it is served."""
+    engine.delay = 0.5  # no answer (and so no reservation settled) before the whole burst has been admitted
     _, auth = new_key(client, tier="unlimited", quotas={"tokens_per_minute": 300})
     path = "/v1/completions" if "prompt" in body else "/v1/chat/completions"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         answers = await asyncio.gather(*(http.post(path, json=body, headers=auth) for _ in range(8)))
     statuses = sorted(answer.status_code for answer in answers)
     context = 64  # the fake model's; 4 choices x 64 = 256 per request, so the second crosses 300
-    assert statuses.count(200) <= 2 and statuses.count(429) >= 6, statuses
+    assert statuses.count(200) <= 2 and statuses.count(429) >= 6, [answer.text[:200] for answer in answers]
     assert context * 4 < 300 < context * 4 * 2
 
 

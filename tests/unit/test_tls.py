@@ -201,3 +201,15 @@ def test_start_serve_sets_serves_own_settings_keeping_the_operators(settings: Se
     assert os.environ["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
     assert os.environ["RAY_SERVE_CONTROL_LOOP_INTERVAL_S"] == "0.2"  # the operator's value wins
     assert SERVE_ENV["RAY_SERVE_CONTROL_LOOP_INTERVAL_S"] == "0.5"
+
+
+def test_tls_fails_closed_when_the_running_serve_would_not_serve_it(settings: Settings,
+                                                                     certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    with_tls = settings.model_copy(update={"tls_cert": cert, "tls_key": key})
+    with pytest.raises(tls.TLSNotAppliedError, match=r"serves plain HTTP.*serve shutdown"):
+        tls.check_applied(with_tls, None, None)
+    with pytest.raises(tls.TLSNotAppliedError, match=r"serves the certificate /elsewhere/cert\.pem"):
+        tls.check_applied(with_tls, "/elsewhere/cert.pem", str(key))
+    tls.check_applied(with_tls, str(cert), str(key))
+    tls.check_applied(settings, None, None)  # no TLS configured: nothing to check
