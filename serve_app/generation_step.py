@@ -57,6 +57,9 @@ class Endpoint(Protocol):
     def check(self, entry: ModelEntry) -> None:
         """Checks that depend on the model (images, token prompts, tools)."""
 
+    async def prepare(self) -> None:
+        """Costlier work once the request is admitted (remote images fetched); a refusal is metered."""
+
     def requested_output(self, cap: int | None) -> tuple[int | None, str]:
         """The output limit asked for (or None) and the parameter that asked, under the key's ``cap``."""
 
@@ -87,14 +90,16 @@ class GenerationStep:
         quotas = self._governance.quotas(key)
         requested, param = endpoint.requested_output(quotas.max_tokens_per_request)
         limit = output_limit(requested, quotas.max_tokens_per_request, param, context_length=entry.context_length)
-        request = endpoint.request(request_id, limit.max_tokens)
         ids = Answer(plan.id_prefix + uuid.uuid4().hex, int(time.time()), plan.model)
         ticket = await self._governance.admit(
             key, plan.model, plan.operation, request_id, entry.pricing,
             prompt_estimate=endpoint.prompt_estimate(entry),
             max_output_tokens=possible_output(limit, entry.context_length) * plan.choices,
             stream=plan.stream, quotas=quotas)
+        with ticket.screening():
+            await endpoint.prepare()
         await self._gate.apply(ticket, quotas.guard, plan.guard, model=plan.model, param=plan.prompt_param)
+        request = endpoint.request(request_id, limit.max_tokens)  # after prepare(): with what it fetched
         chunks = ticket.meter_stream(generate(engine, request, limit))
         if plan.stream:
             response: Response = await stream_response(endpoint.events(chunks, ids), request_id)

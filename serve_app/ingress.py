@@ -84,7 +84,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     limits = RequestLimits.from_settings(settings)
     step = GenerationStep(router, governance, limits, gate)
     chat = ChatService(step, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts,
-                                          settings.max_image_pixels))
+                                          settings.max_image_pixels, settings.image_url_allow_private))
     completions = CompletionService(step)
     embeddings = EmbeddingService(router, governance)
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)

@@ -65,8 +65,10 @@ class Settings(BaseModel):
         default=64_000, gt=0, description="Characters of one conversation the prompt guard reads (newest first)."
     )
     image_url_allowed_hosts: frozenset[str] = Field(
-        default=frozenset(), description="Hosts whose http(s) image URLs may be fetched (comma-separated)."
+        default=frozenset(), description="Hosts whose http(s) image URLs the ingress fetches (comma-separated)."
     )
+    image_url_allow_private: bool = Field(
+        default=False, description="Fetch allowed hosts' images even from loopback, private or link-local addresses.")
     key_cache_seconds: float = Field(
         default=2.0, ge=0, description="How long an ingress replica trusts a looked-up API key."
     )

@@ -2,21 +2,25 @@
 
 A sovereign platform does not fetch from the internet on a user's behalf: images come inline as
 ``data:image/...;base64,...`` URLs. Remote ``http(s)`` URLs pass only for hosts on the operator's
-allow-list (the engine then fetches them); every other scheme is refused. Inline images are decoded in
-memory, never written anywhere, and must be a supported format within the size limit.
+allow-list, and the ingress fetches them itself once the request is admitted (``remote_images``), handing the
+engine their bytes; every other scheme is refused. Images are read in memory, never written anywhere, and
+must be a supported format within the size and pixel limits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import binascii
 import io
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
 from serve_app.chat.protocol import ChatCompletionRequest, ImagePart
+from serve_app.chat.remote_images import RemoteImages
 from serve_app.errors import InvalidRequestError
 
 SUPPORTED_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp", "GIF": "gif"}
@@ -27,30 +31,45 @@ class ImagePolicy:
     max_image_bytes: int
     allowed_hosts: frozenset[str] = frozenset()
     max_pixels: int = 40_000_000
+    allow_private: bool = False  # remote images from loopback, private or link-local addresses (tests, labs)
+
+    def remote(self) -> RemoteImages:
+        return RemoteImages(self.allowed_hosts, self.max_image_bytes, self.allow_private)
+
+
+def _image_parts(request: ChatCompletionRequest) -> Iterator[tuple[str, ImagePart]]:
+    for m, message in enumerate(request.messages):
+        if isinstance(message.content, list):
+            for p, part in enumerate(message.content):
+                if isinstance(part, ImagePart):
+                    yield f"messages[{m}].content[{p}].image_url.url", part
 
 
 def check_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
-    """Raises a 400 naming the first image part that is not acceptable."""
-    for m, message in enumerate(request.messages):
-        if not isinstance(message.content, list):
-            continue
-        for p, part in enumerate(message.content):
-            if isinstance(part, ImagePart):
-                _check(part.image_url.url, f"messages[{m}].content[{p}].image_url.url", policy)
+    """Raises a 400 naming the first image part that is not acceptable: inline images whole, remote ones by
+    their URL (the fetch comes after admission: :func:`fetch_remote_images`)."""
+    for param, part in _image_parts(request):
+        check_image_url(part.image_url.url, param, policy)
 
 
-def _check(url: str, param: str, policy: ImagePolicy) -> None:
+def check_image_url(url: str, param: str, policy: ImagePolicy) -> None:
+    """An inline image whole; a remote one by its URL."""
     if url.startswith("data:"):
         _check_inline(url, param, policy)
-        return
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequestError("Image URLs must be `data:image/...;base64,...` URLs.", param=param,
-                                  code="invalid_image_url")
-    if parts.hostname.lower() not in policy.allowed_hosts:
-        raise InvalidRequestError(
-            "Remote image URLs are not fetched by this platform: send the image inline as a "
-            "`data:image/...;base64,...` URL.", param=param, code="image_url_not_allowed")
+    else:
+        policy.remote().check_url(url, param)
+
+
+async def fetch_remote_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
+    """Fetches every remote image of ``request`` and puts it in place of its URL, inline: the engine fetches
+    nothing. Each is checked as an inline image is."""
+    remote = policy.remote()
+    for param, part in _image_parts(request):
+        if not part.image_url.url.startswith("data:"):
+            data = await remote.fetch(part.image_url.url, param)
+            image_format = await asyncio.to_thread(_check_format, data, param, policy.max_pixels)
+            part.image_url.url = (f"data:image/{SUPPORTED_FORMATS[image_format]};base64,"
+                                  + base64.b64encode(data).decode())
 
 
 def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
@@ -69,7 +88,7 @@ def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
     _check_format(data, param, policy.max_pixels)
 
 
-def _check_format(data: bytes, param: str, max_pixels: int) -> None:
+def _check_format(data: bytes, param: str, max_pixels: int) -> str:
     """The format and the size come from the image's header: nothing is decoded here, and an image whose
     pixels would not fit the bound (a decompression bomb: a small file of a huge picture) is refused before the
     engine decodes it."""
@@ -91,3 +110,4 @@ def _check_format(data: bytes, param: str, max_pixels: int) -> None:
     if image_format not in SUPPORTED_FORMATS:
         raise InvalidRequestError(f"Unsupported image format {image_format or 'unknown'}: send a PNG, JPEG, "
                                   "WEBP or GIF image.", param=param, code="unsupported_image_format")
+    return image_format

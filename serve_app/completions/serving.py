@@ -46,6 +46,9 @@ class CompletionEndpoint:
         for tokens in (p for p in self._prompts if isinstance(p, list)):
             check_token_prompt(len(tokens), entry.context_length)
 
+    async def prepare(self) -> None:
+        """Nothing to fetch: a completion's prompt is all in its body."""
+
     def requested_output(self, cap: int | None) -> tuple[int | None, str]:
         requested = self._body.max_tokens
         if cap is not None and requested is not None and "max_tokens" not in self._body.model_fields_set:

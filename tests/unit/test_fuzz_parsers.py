@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.testclient import TestClient
 
 from serve_app.admin import CreateKeyRequest
-from serve_app.chat.images import ImagePolicy, _check
+from serve_app.chat.images import ImagePolicy, check_image_url
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
@@ -95,7 +95,7 @@ def test_request_models_fail_only_with_400s(model: type[BaseModel], value: Any) 
 @given(url=IMAGE_URL)
 def test_image_urls_are_accepted_or_refused_with_a_400_naming_the_part(url: str) -> None:
     try:
-        _check(url, "messages[0].content[0].image_url.url", ImagePolicy(64, frozenset({"images.example.org"})))
+        check_image_url(url, "messages[0].content[0].image_url.url", ImagePolicy(64, frozenset({"images.example.org"})))
     except InvalidRequestError as exc:
         assert exc.param == "messages[0].content[0].image_url.url" and exc.code
 
