@@ -81,6 +81,13 @@ class RequestTooLargeError(APIError):
     error_type = "invalid_request_error"
 
 
+class RequestTimeoutError(APIError):
+    """The client did not send its whole body in time (a slow upload holding an ingress slot)."""
+
+    status_code = 408
+    error_type = "invalid_request_error"
+
+
 class RateLimitError(APIError):
     """Too many requests or tokens in a short window (minute, hour, day): retry later."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve_app.body_bounds import BodyBounds
-from serve_app.errors import InvalidRequestError, RequestTooLargeError, error_response
+from serve_app.errors import InvalidRequestError, RequestTimeoutError, RequestTooLargeError, error_response
 from serve_app.request_ids import REQUEST_ID_HEADER, new_request_id
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -29,10 +30,12 @@ class RequestContextMiddleware:
     carries the request id. ``prefix_limits`` gives paths under a prefix their own limit (audio uploads).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, prefix_limits: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, prefix_limits: Mapping[str, int] | None = None,
+                 body_timeout: float = 120.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.prefix_limits = dict(prefix_limits or {})
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +60,7 @@ class RequestContextMiddleware:
             await response(scope, receive, send_with_id)
             return
         try:
-            await self.app(scope, _limited(receive, limit), send_with_id)
+            await self.app(scope, _limited(receive, limit, self.body_timeout), send_with_id)
         except Exception:  # noqa: BLE001 - Starlette has already answered (500) and logged it; stop here.
             return
 
@@ -66,12 +69,28 @@ class RequestContextMiddleware:
                     self.max_body_bytes)
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+def _limited(receive: Receive, limit: int, timeout: float) -> Receive:
+    """``receive`` for a body of at most ``limit`` bytes that must arrive whole within ``timeout`` seconds of
+    the first read (a 408 after that: a slow upload holds no slot longer). Once the body is complete, reads
+    (waiting for a disconnect during a stream) are not bounded."""
     received = 0
+    complete = False
+    deadline: float | None = None
 
     async def limited_receive() -> Message:
-        nonlocal received
-        message = await receive()
+        nonlocal received, complete, deadline
+        if complete:
+            return await receive()
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise RequestTimeoutError(f"The request body did not arrive within {timeout:g} seconds.",
+                                      code="request_timeout") from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            complete = True
         received += len(message.get("body", b""))
         if received > limit:
             raise _too_large(limit)

@@ -106,7 +106,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
                     lifespan=_lifespan(monitor, reporter, holdings))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
-                                    prefix_limits={audio_routes.PREFIX: audio_limit})
+                                    prefix_limits={audio_routes.PREFIX: audio_limit},
+                                    body_timeout=settings.body_timeout_seconds)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)

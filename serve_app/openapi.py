@@ -94,7 +94,7 @@ def _bounded(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audio_operation(summary: str, body: type[BaseModel]) -> dict[str, Any]:
-    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 413, 429, 500, 503))
+    operation = _operation(summary, _KEY, _TEXT_OR_JSON, errors=(400, 401, 403, 404, 408, 413, 429, 500, 503))
     operation["description"] = _AUDIO_BILLING
     operation["responses"].update(_AUDIO_ERRORS)
     operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -180,7 +180,7 @@ def build_openapi() -> dict[str, Any]:
                      {"name": "format", "in": "query", "required": False,
                       "schema": {"type": "string", "enum": ["json", "csv"]}}]
     # 503: the metering actor did not answer, or the database cannot be reached (README, "When the database is down")
-    limited = (400, 401, 403, 404, 413, 429, 500, 503)
+    limited = (400, 401, 403, 404, 408, 413, 429, 500, 503)
     paths: dict[str, Any] = {
         "/v1/models": {"get": _operation("List the catalog's models", _KEY, _JSON, errors=(401, 503))},
         "/v1/models/{model}": {"get": {**_operation("Retrieve a model", _KEY, _JSON, errors=(401, 404, 503)),

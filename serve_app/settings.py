@@ -47,6 +47,8 @@ class Settings(BaseModel):
         description="Most characters of text (or token ids) in one chat or completion request's prompt (400 beyond), "
                     "checked before any engine tokenizes it.",
     )
+    body_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="A request body must arrive whole within this time of its first byte (408).")
     max_messages: int = Field(
         default=2048, gt=0, description="Most messages in one chat request (400 beyond, before any other work).")
     max_content_parts: int = Field(
