@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.requests import Request
 
@@ -14,6 +15,7 @@ from serve_app.oidc import OidcVerifier
 
 # With governance switched off (benchmarks only), every caller is this unmetered identity.
 DEFAULT_FAILURES_PER_MINUTE = 30
+OIDC_THREADS = 2
 ANONYMOUS = ApiKey(id="anonymous", name="anonymous", hint="", tier="unlimited", created_at=0, internal=True)
 
 
@@ -32,6 +34,7 @@ class Authenticator:
                  require_keys: bool = True, throttle: FailedAuthThrottle | None = None) -> None:
         self._keys = keys
         self._throttle = throttle or FailedAuthThrottle(DEFAULT_FAILURES_PER_MINUTE)
+        self._oidc_pool = ThreadPoolExecutor(max_workers=OIDC_THREADS, thread_name_prefix="oidc")
         self._admin_token = admin_token
         self._oidc = oidc
         self._require_keys = require_keys
@@ -74,6 +77,7 @@ class Authenticator:
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
             return
         if self._oidc is not None and token.count(".") == 2:
-            await asyncio.to_thread(self._oidc.verify_admin, token)
+            # A pool of its own: a slow issuer ties up these threads, not those of key lookups.
+            await asyncio.get_running_loop().run_in_executor(self._oidc_pool, self._oidc.verify_admin, token)
             return
         raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")

@@ -156,7 +156,8 @@ def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: 
 
 
 def oidc_verifier(settings: Settings) -> OidcVerifier | None:
-    if not settings.oidc_issuer:
+    if not settings.oidc_issuer or not settings.oidc_audience:  # the settings require both together
         return None
     return OidcVerifier(settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url,
-                        settings.oidc_admin_claim, settings.oidc_admin_value, settings.oidc_require_mfa)
+                        settings.oidc_admin_claim, settings.oidc_admin_value, settings.oidc_require_mfa,
+                        settings.oidc_jwks_refresh_seconds)

@@ -101,7 +101,11 @@ class Settings(BaseModel):
     oidc_issuer: str | None = Field(
         default=None, description="OIDC issuer whose JWTs are accepted on the admin API (besides the admin token)."
     )
-    oidc_audience: str | None = Field(default=None, description="The audience (`aud`) admin JWTs must carry.")
+    oidc_audience: str | None = Field(
+        default=None, description="The audience (`aud`) admin JWTs must carry (required with LLMAAS_OIDC_ISSUER).")
+    oidc_jwks_refresh_seconds: float = Field(
+        default=300.0, gt=0,
+        description="How long the issuer's keys are kept: a key the issuer removes stops verifying within it.")
     oidc_jwks_url: str | None = Field(
         default=None, description="The issuer's JWKS URL (default: discovered from its openid-configuration)."
     )
@@ -173,6 +177,13 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return frozenset(host.strip().lower() for host in value.split(",") if host.strip())
         return value
+
+    @model_validator(mode="after")
+    def _oidc_audience(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("LLMAAS_OIDC_AUDIENCE must be set with LLMAAS_OIDC_ISSUER: without an audience, a token "
+                             "the issuer made for any other application would be accepted")
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,9 +23,16 @@ AUDIENCE = "llmaas-admin-api"
 class TestIssuer:
     url: str
     key: rsa.RSAPrivateKey
+    jwks: dict[str, Any] = field(default_factory=dict)  # what the issuer publishes now (tests may change it)
+    jwks_fetches: int = 0
+
+    def publish(self, *keys: tuple[str, rsa.RSAPrivateKey]) -> None:
+        """Publishes exactly these ``(kid, key)`` pairs (a key left out is removed, as in a rotation)."""
+        self.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": kid, "use": "sig",
+                               "alg": "RS256"} for kid, key in keys]}
 
     def token(self, *, role: str | None = "llmaas-admin", expires_in: float = 300, amr: list[str] | None = None,
-              audience: str = AUDIENCE, key: rsa.RSAPrivateKey | None = None) -> str:
+              audience: str = AUDIENCE, key: rsa.RSAPrivateKey | None = None, kid: str = "test-key") -> str:
         now = int(time.time())
         claims: dict[str, Any] = {"iss": self.url, "sub": "admin@example.org", "aud": audience, "iat": now,
                                   "exp": now + int(expires_in)}
@@ -33,7 +40,7 @@ class TestIssuer:
             claims["roles"] = [role]
         if amr is not None:
             claims["amr"] = amr
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": "test-key"})
+        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
 def new_rsa_key() -> rsa.RSAPrivateKey:
@@ -42,9 +49,7 @@ def new_rsa_key() -> rsa.RSAPrivateKey:
 
 @contextmanager
 def running_issuer() -> Iterator[TestIssuer]:
-    key = new_rsa_key()
-    public = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
-    jwks = json.dumps({"keys": [{**public, "kid": "test-key", "use": "sig", "alg": "RS256"}]}).encode()
+    issuer: TestIssuer | None = None
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -52,8 +57,9 @@ def running_issuer() -> Iterator[TestIssuer]:
             base = f"http://{host}:{port}"
             if self.path == "/.well-known/openid-configuration":
                 body = json.dumps({"issuer": base, "jwks_uri": base + "/jwks.json"}).encode()
-            elif self.path == "/jwks.json":
-                body = jwks
+            elif self.path == "/jwks.json" and issuer is not None:
+                issuer.jwks_fetches += 1
+                body = json.dumps(issuer.jwks).encode()
             else:
                 self.send_error(404)
                 return
@@ -69,8 +75,11 @@ def running_issuer() -> Iterator[TestIssuer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    key = new_rsa_key()
+    issuer = TestIssuer(url=f"http://127.0.0.1:{server.server_address[1]}", key=key)
+    issuer.publish(("test-key", key))
     try:
-        yield TestIssuer(url=f"http://127.0.0.1:{server.server_address[1]}", key=key)
+        yield issuer
     finally:
         server.shutdown()
         server.server_close()

@@ -67,3 +67,46 @@ def test_an_unsigned_token_is_refused(settings: Settings, catalog: Catalog, issu
                           algorithm="none")
     with oidc_client(settings, catalog, issuer) as client:
         assert keys(client, unsigned)[0] == 401
+
+
+def test_a_key_the_issuer_removes_stops_verifying_within_the_refresh_time(settings: Settings, catalog: Catalog,
+                                                                          issuer: TestIssuer) -> None:
+    import time
+    old_token = issuer.token()
+    with oidc_client(settings, catalog, issuer, oidc_jwks_refresh_seconds=0.5) as client:
+        assert keys(client, old_token) == (200, None)
+        new_key = new_rsa_key()
+        issuer.publish(("rotated", new_key))  # the old key is withdrawn (compromised, rotated out)
+        time.sleep(0.7)
+        assert keys(client, old_token) == (401, "invalid_token")
+        assert keys(client, issuer.token(key=new_key, kid="rotated")) == (200, None)
+
+
+def test_random_key_ids_do_not_make_the_platform_hammer_the_issuer(settings: Settings, catalog: Catalog,
+                                                                   issuer: TestIssuer) -> None:
+    with oidc_client(settings, catalog, issuer) as client:
+        assert keys(client, issuer.token()) == (200, None)
+        fetched = issuer.jwks_fetches
+        for n in range(20):
+            assert keys(client, issuer.token(key=new_rsa_key(), kid=f"random-{n}")) == (401, "invalid_token")
+        assert issuer.jwks_fetches - fetched <= 1  # one refetch for an unknown id, then none for 30 s
+
+
+def test_an_unreachable_issuer_is_not_asked_again_for_every_token(settings: Settings, catalog: Catalog) -> None:
+    import time
+    with running_issuer() as gone:
+        token = gone.token()
+        url = gone.url
+    configured = settings.model_copy(update={"oidc_issuer": url, "oidc_audience": AUDIENCE})
+    with TestClient(build_asgi_app(configured, catalog, {}, MeterCore(configured))) as client:
+        assert keys(client, token) == (401, "invalid_token")
+        started = time.monotonic()
+        for _ in range(10):
+            assert keys(client, token) == (401, "invalid_token")
+        assert time.monotonic() - started < 5  # refused at once, not after a timeout each
+
+
+def test_oidc_requires_an_audience(settings: Settings, issuer: TestIssuer) -> None:
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError, match="LLMAAS_OIDC_AUDIENCE must be set"):
+        Settings.model_validate({**settings.model_dump(), "oidc_issuer": issuer.url, "oidc_audience": None})
