@@ -8,12 +8,12 @@ for health checks and the next requests.
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from ray import serve
 
+from deployments.audio_decode import SAMPLE_RATE, decode
 from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
 from serve_app.audio.duration import check_duration, invalid_audio, max_audio_seconds
 from serve_app.audio.languages import LANGUAGES
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 # Temperature 0 means: start greedy and raise the temperature when decoding fails (OpenAI's behaviour).
 FALLBACK_TEMPERATURES: Final = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-SAMPLE_RATE: Final = 16_000  # what faster-whisper decodes to
 
 
 def check_request(model_id: str, multilingual: bool, request: TranscriptionRequest) -> None:
@@ -92,7 +91,8 @@ class WhisperDeployment:
             self._watch.progressed()
 
     def _transcribe_audio(self, request: TranscriptionRequest) -> TranscriptionResult:
-        audio = _decode(request.audio)
+        bound = min(self._max_audio_seconds, request.max_seconds or self._max_audio_seconds)
+        audio = _decode(request.audio, bound)  # stops just past the bound: check_duration then refuses it
         # Never more than the ingress reserved: a file whose container said less than it decodes to is refused.
         check_duration(audio.size / SAMPLE_RATE, self._max_audio_seconds, request.max_seconds)
         temperature = request.temperature or 0.0
@@ -119,13 +119,12 @@ class WhisperDeployment:
             yield piece
 
 
-def _decode(data: bytes) -> np.ndarray:
-    """16 kHz mono samples from the uploaded bytes, decoded in memory."""
+def _decode(data: bytes, max_seconds: float) -> np.ndarray:
+    """16 kHz mono samples from the uploaded bytes, decoded in memory, never much past ``max_seconds``."""
     import av
-    from faster_whisper import decode_audio
 
     try:
-        return decode_audio(io.BytesIO(data))
+        return decode(data, max_seconds)
     except av.error.FFmpegError:
         raise invalid_audio() from None
     except IndexError:  # PyAV found a container but no audio stream in it (an image, a text file, ...)
