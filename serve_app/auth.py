@@ -53,7 +53,8 @@ class Authenticator:
         found, key = self._keys.cached(secret)
         if not found:
             address = request.client.host if request.client else "unknown"
-            self._throttle.check(address)
+            if not self._keys.recently_valid(secret):  # a real key is never held back by its neighbours' failures
+                self._throttle.check(address)
             key = await asyncio.to_thread(self._keys.lookup, secret)
             if key is None:
                 self._throttle.failed(address)

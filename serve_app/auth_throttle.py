@@ -1,6 +1,6 @@
 """Failed authentications, counted per client address: past a few dozen a minute, that address's unknown
 secrets are answered 429 at once, without a database lookup (guessing keys, or flooding the key store with
-random ones, costs the platform nothing more). Keys already checked (cached) still pass."""
+random ones, costs the platform nothing more). A key that authenticated in the last hour still passes."""
 
 from __future__ import annotations
 

@@ -180,6 +180,9 @@ def _add_missing_columns(engine: Engine) -> None:
                 db.execute(text(f"ALTER TABLE {API_KEYS.name} ADD COLUMN {name} {column_type} DEFAULT {default}"))
 
 
+RECENTLY_VALID_SECONDS = 3600.0
+
+
 class KeyCache:
     """Looks keys up through a short-lived cache, so a hot path does not query the database per request.
 
@@ -190,7 +193,13 @@ class KeyCache:
     def __init__(self, store: KeyStore, ttl_seconds: float) -> None:
         self._store = store
         self._cache: TTLCache[str, ApiKey | None] = TTLCache(maxsize=100_000, ttl=ttl_seconds)
+        # Hashes of secrets that were valid keys lately (whatever the cache time): not a credential, only what
+        # lets a real key past the failed-authentication throttle of an address it shares with an attacker.
+        self._valid: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=RECENTLY_VALID_SECONDS)
         self._unreachable_until = 0.0  # monotonic time: the database failed, do not wait on it again before
+
+    def recently_valid(self, secret: str) -> bool:
+        return hash_secret(secret) in self._valid
 
     def cached(self, secret: str) -> tuple[bool, ApiKey | None]:
         """Whether ``secret`` was looked up in the last ``ttl_seconds``, and what was found (None: unknown)."""
@@ -216,6 +225,8 @@ class KeyCache:
             self._unreachable_until = time.monotonic() + UNREACHABLE_PAUSE_SECONDS
             raise database_unavailable("this API key could not be checked") from None
         self._cache[digest] = key
+        if key is not None:
+            self._valid[digest] = True
         return key
 
     def forget_all(self) -> None:
