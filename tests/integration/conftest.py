@@ -119,6 +119,10 @@ def serve_env(port: int, data_dir: Path, issuer: TestIssuer) -> dict[str, str]:
         "LLMAAS_ENGINE_HEALTH_CHECK_PERIOD_SECONDS": "2",
         "LLMAAS_STATUS_DEGRADED_TTFB_MS": "60000",
         "LLMAAS_STATUS_DEGRADED_TOKENS_PER_SECOND": "0",
+        # Remote images from one host, for the SSRF attempts of test_hostile_traffic.py, and a body timeout a test
+        # can wait for (the default is 120 s).
+        "LLMAAS_IMAGE_URL_ALLOWED_HOSTS": "localhost",
+        "LLMAAS_BODY_TIMEOUT_SECONDS": "15",
     }
 
 

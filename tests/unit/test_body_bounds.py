@@ -83,7 +83,7 @@ def test_the_body_is_still_validated_strictly_as_json(client: TestClient, auth: 
         assert response.json()["error"]["param"] == param
 
 
-def _bomb(width: int, height: int) -> str:
+def png_bomb(width: int, height: int) -> str:
     """A PNG of ``width`` x ``height`` black pixels: a small file (the rows compress to almost nothing)."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
@@ -95,7 +95,7 @@ def _bomb(width: int, height: int) -> str:
 
 def test_a_decompression_bomb_is_refused_from_its_header(client: TestClient, auth: dict[str, str],
                                                          vision: FakeEngine) -> None:
-    url = _bomb(13_000, 13_000)
+    url = png_bomb(13_000, 13_000)
     assert len(url) < 100_000
     content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": url}}]
     response = client.post("/v1/chat/completions", headers=auth,
