@@ -46,33 +46,36 @@ def _image_parts(request: ChatCompletionRequest) -> Iterator[tuple[str, ImagePar
 
 
 def check_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
-    """Raises a 400 naming the first image part that is not acceptable: inline images whole, remote ones by
-    their URL (the fetch comes after admission: :func:`fetch_remote_images`)."""
+    """The cheap checks, before admission: raises a 400 naming the first image part whose URL is not
+    acceptable (an inline image's header and size, a remote image's URL). Reading the images comes after
+    admission: :func:`load_images`."""
     for param, part in _image_parts(request):
         check_image_url(part.image_url.url, param, policy)
 
 
 def check_image_url(url: str, param: str, policy: ImagePolicy) -> None:
-    """An inline image whole; a remote one by its URL."""
     if url.startswith("data:"):
-        _check_inline(url, param, policy)
+        _inline_payload(url, param, policy)
     else:
         policy.remote().check_url(url, param)
 
 
-async def fetch_remote_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
-    """Fetches every remote image of ``request`` and puts it in place of its URL, inline: the engine fetches
-    nothing. Each is checked as an inline image is."""
+async def load_images(request: ChatCompletionRequest, policy: ImagePolicy) -> None:
+    """Reads every image of an admitted request, off the event loop: inline ones decoded from base64 and
+    checked, remote ones fetched, checked and put in place of their URL, inline (the engine fetches nothing)."""
     remote = policy.remote()
     for param, part in _image_parts(request):
-        if not part.image_url.url.startswith("data:"):
-            data = await remote.fetch(part.image_url.url, param)
-            image_format = await asyncio.to_thread(_check_format, data, param, policy.max_pixels)
-            part.image_url.url = (f"data:image/{SUPPORTED_FORMATS[image_format]};base64,"
-                                  + base64.b64encode(data).decode())
+        url = part.image_url.url
+        if url.startswith("data:"):
+            await asyncio.to_thread(_check_inline, url, param, policy)
+            continue
+        data = await remote.fetch(url, param)
+        image_format = await asyncio.to_thread(_check_format, data, param, policy.max_pixels)
+        part.image_url.url = f"data:image/{SUPPORTED_FORMATS[image_format]};base64," + base64.b64encode(data).decode()
 
 
-def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
+def _inline_payload(url: str, param: str, policy: ImagePolicy) -> str:
+    """The base64 payload of an inline image URL whose header and size are acceptable."""
     header, _, payload = url.partition(",")
     if not header.startswith("data:image/") or not header.endswith(";base64"):
         raise InvalidRequestError("An inline image must be a `data:image/<format>;base64,<data>` URL.",
@@ -80,6 +83,11 @@ def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
     if len(payload) * 3 // 4 > policy.max_image_bytes:
         raise InvalidRequestError(f"The image is larger than the limit of {policy.max_image_bytes} bytes.",
                                   param=param, code="image_too_large")
+    return payload
+
+
+def _check_inline(url: str, param: str, policy: ImagePolicy) -> None:
+    payload = _inline_payload(url, param, policy)
     try:
         data = binascii.a2b_base64(payload, strict_mode=True)
     except ValueError:  # binascii.Error, or a character outside ASCII

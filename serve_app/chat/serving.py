@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from deployments.llm_protocol import GenerationChunk, GenerationRequest, ToolCalling
 from serve_app.catalog import Capability, ModelEntry
-from serve_app.chat.images import ImagePolicy, check_images, fetch_remote_images
+from serve_app.chat.images import ImagePolicy, check_images, load_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.errors import InvalidRequestError
 from serve_app.generation import Collected, usage
@@ -51,7 +51,7 @@ class ChatEndpoint:
 
     async def prepare(self) -> None:
         if self._body.has_images:
-            await fetch_remote_images(self._body, self._images)
+            await load_images(self._body, self._images)
 
     def requested_output(self, cap: int | None) -> tuple[int | None, str]:
         body = self._body

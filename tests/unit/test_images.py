@@ -7,7 +7,9 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from serve_app.settings import Settings
 from tests.fakes import FakeEngine
+from tests.unit.test_guard_policy import ledger_rows, new_key
 
 
 def image_url(image_format: str = "PNG", size: int = 16) -> str:
@@ -58,3 +60,15 @@ def test_a_model_without_vision_refuses_images(client: TestClient, auth: dict[st
     response = ask(client, auth, image_url(), model="fake-chat")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "model_not_supported"
+
+
+def test_images_are_read_after_admission_and_a_bad_one_is_metered_refused(client: TestClient, settings: Settings,
+                                                                          vision: FakeEngine) -> None:
+    """Decoding an image costs more than admitting the request: a key over its limits gets its 429 before
+    any image of it is read; a bad image of an admitted request is a refusal the key is metered for."""
+    key_id, auth = new_key(client, tier="unlimited", quotas={"requests_per_minute": 1})
+    bad = "data:image/png;base64," + base64.b64encode(b"this is not an image").decode()
+    assert ask(client, auth, bad).json()["error"]["code"] == "invalid_image"
+    assert ledger_rows(settings, key_id, 1) == [{"outcome": "refused", "prompt_tokens": 0, "completion_tokens": 0}]
+    assert ask(client, auth, bad).status_code == 429  # the limit is checked first: the image is not read
+    assert vision.requests == []
