@@ -22,7 +22,22 @@ class EmbeddingResult:
     prompt_tokens: int
 
 
+@dataclass(frozen=True)
+class RerankRequest:
+    request_id: str
+    query: str
+    documents: list[str]
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    scores: list[float]  # one per document, in the documents' order, from 0 (unrelated) to 1
+    prompt_tokens: int  # as the engine read them: the query once and each document (bi-encoder), or each pair
+
+
 class EmbeddingEngine(Protocol):
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult: ...
+
+    async def rerank(self, request: RerankRequest) -> RerankResult: ...
 
     async def check_health(self) -> None: ...

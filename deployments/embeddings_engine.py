@@ -3,6 +3,10 @@
 Inputs are counted and checked with the model's own tokenizer, so ``usage`` is exact and an input longer
 than the model takes is refused rather than silently cut. Concurrent requests on a replica are encoded
 together (``serve.batch``); the ingress splits large requests so they spread across replicas.
+
+Rerank: a cross-encoder (``engine_args: {cross_encoder: true}``, e.g. bge-reranker-v2-m3) scores each
+(query, document) pair; an embedding model ranks by the cosine similarity of the query's and each document's
+embeddings (a bi-encoder: coarser than a cross-encoder, the same API), mapped to 0..1 as ``(1 + cos) / 2``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ray import serve
 
-from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
 from serve_app.status.watchdog import EngineStalledError, EngineWatch
@@ -27,12 +31,19 @@ if TYPE_CHECKING:
 @serve.deployment(max_ongoing_requests=64)
 class EmbeddingDeployment:
     def __init__(self, entry: ModelEntry, stall_seconds: float = 60.0) -> None:
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import CrossEncoder, SentenceTransformer
 
         device = "cuda" if entry.resources.num_gpus else "cpu"
-        self._model: SentenceTransformer = SentenceTransformer(entry.source, device=device)
-        self._max_tokens = min(entry.context_length, self._model.max_seq_length or entry.context_length)
-        self._native_dimensions = int(self._model.get_sentence_embedding_dimension() or 0)
+        self._cross: CrossEncoder | None = None
+        if entry.engine_args.get("cross_encoder", False):
+            self._cross = CrossEncoder(entry.source, device=device)
+            self._model: SentenceTransformer = self._cross  # type: ignore[assignment]  # tokenizer, max length
+        else:
+            self._model = SentenceTransformer(entry.source, device=device)
+        # SentenceTransformer's max_seq_length, CrossEncoder's max_length
+        model_max = getattr(self._model, "max_seq_length", None) or getattr(self._model, "max_length", None)
+        self._max_tokens = min(entry.context_length, model_max or entry.context_length)
+        self._native_dimensions = 0 if self._cross else int(self._model.get_sentence_embedding_dimension() or 0)
         self._truncatable = bool(entry.engine_args.get("truncatable_dimensions", False))
         self._batch_size = int(entry.engine_args.get("batch_size", 32))
         # A copy for counting: a fast tokenizer holds its truncation settings as mutable state, and
@@ -49,9 +60,43 @@ class EmbeddingDeployment:
             vectors = _truncated(vectors, request.dimensions)
         return EmbeddingResult(vectors=vectors, prompt_tokens=tokens)
 
+    async def rerank(self, request: RerankRequest) -> RerankResult:
+        """Each document's relevance to the query, in the documents' order."""
+        if self._cross is not None:
+            pairs = [(request.query, document) for document in request.documents]
+            tokens = sum(self._count(list(pair), f"documents[{index}]") for index, pair in enumerate(pairs))
+            scores = await asyncio.to_thread(self._cross.predict, pairs, batch_size=self._batch_size,
+                                             convert_to_numpy=True, show_progress_bar=False)
+            return RerankResult(scores=[float(score) for score in scores], prompt_tokens=tokens)
+        texts = [request.query, *request.documents]
+        tokens = sum(self._count(text, "query" if index == 0 else f"documents[{index - 1}]")
+                     for index, text in enumerate(texts))
+        vectors = await self._encode(texts)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit = vectors / np.where(norms == 0, 1, norms)
+        cosines = unit[1:] @ unit[0]
+        return RerankResult(scores=[float((1 + cosine) / 2) for cosine in cosines], prompt_tokens=tokens)
+
+    def _count(self, text: str | list[str], param: str) -> int:
+        """Tokens of a text (or a query-document pair), as the model reads it; a 400 naming ``param`` beyond
+        the model's maximum."""
+        pair = isinstance(text, list)
+        encoded = (self._counting_tokenizer(text[0], text[1], add_special_tokens=True, truncation=False) if pair
+                   else self._counting_tokenizer(text, add_special_tokens=True, truncation=False))
+        count = len(encoded["input_ids"])
+        if count > self._max_tokens:
+            raise InvalidRequestError(
+                f"'{param}' is {count} tokens long{' with the query' if pair else ''}, more than this model's "
+                f"maximum of {self._max_tokens} tokens. Shorten it.", param=param, code="context_length_exceeded")
+        return count
+
     async def check_health(self) -> None:
         """Encodes a word through the same batch queue as requests: a hung encoder never answers."""
         try:
+            if self._cross is not None:
+                await asyncio.wait_for(self.rerank(RerankRequest("health", "health", ["health"])),
+                                       self._stall_seconds)
+                return
             await asyncio.wait_for(self._encode(["health"]), self._stall_seconds)
         except TimeoutError:
             raise EngineStalledError(f"the encoder did not answer in {self._stall_seconds:.0f} s") from None

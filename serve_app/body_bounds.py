@@ -14,6 +14,7 @@ from serve_app.errors import InvalidRequestError
 
 MAX_TOOLS = 128  # OpenAI's bound on `tools`
 MAX_INPUTS = 2048  # OpenAI's bound on the items of `input` (embeddings) and of a `prompt` list
+MAX_DOCUMENTS = 1000  # Cohere's bound on rerank's `documents`
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class BodyBounds:
                     _at_most(content, self.max_content_parts, f"messages[{index}].content")
         if isinstance(tools := payload.get("tools"), list):
             _at_most(tools, MAX_TOOLS, "tools")
+        if isinstance(documents := payload.get("documents"), list):
+            _at_most(documents, MAX_DOCUMENTS, "documents")
         for param in ("prompt", "input"):
             if isinstance(items := payload.get(param), list):
                 self._check_prompt(items, param)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from ray.exceptions import RayTaskError
 from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
 
-from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
 from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from deployments.transcription_protocol import TranscriptionRequest, TranscriptionResult
 from serve_app.errors import unwrap
@@ -29,6 +29,12 @@ class DeploymentEngine:
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         try:
             return await self._handle.embed.remote(request)
+        except RayTaskError as exc:
+            raise unwrap(exc) from None
+
+    async def rerank(self, request: RerankRequest) -> RerankResult:
+        try:
+            return await self._handle.rerank.remote(request)
         except RayTaskError as exc:
             raise unwrap(exc) from None
 

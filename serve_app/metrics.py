@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from prometheus_client import CollectorRegistry, generate_latest
@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
 from deployments.llm_protocol import GenerationChunk, GenerationRequest
 from deployments.transcription_protocol import TranscriptionRequest, TranscriptionResult
 from serve_app.catalog import Catalog
@@ -44,6 +44,7 @@ from serve_app.errors import APIError, unwrap
 from serve_app.routing import HealthChecked
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Encoded = TypeVar("Encoded", EmbeddingResult, RerankResult)
 TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 20, 40, 80]
 TPOT_BUCKETS = [0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5]
 ERROR_BODY_LIMIT = 16 * 1024
@@ -160,7 +161,8 @@ class Metrics:
                 self._get("llmaas_time_per_output_token_seconds").observe((last - first) / (steps - 1),
                                                                            tags={"model": model})
 
-    async def embedding(self, model: str, result: Awaitable[EmbeddingResult]) -> EmbeddingResult:
+    async def embedding(self, model: str, result: Awaitable[Encoded]) -> Encoded:
+        """An embeddings or rerank call: in flight while it runs, its input tokens counted when it answers."""
         self._enter(model)
         try:
             answer = await result
@@ -277,6 +279,9 @@ class InstrumentedEngine:
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         return await self._metrics.embedding(self._model, self._engine.embed(request))
+
+    async def rerank(self, request: RerankRequest) -> RerankResult:
+        return await self._metrics.embedding(self._model, self._engine.rerank(request))
 
     async def transcribe(self, request: TranscriptionRequest) -> TranscriptionResult:
         return await self._metrics.transcription(self._model, self._engine.transcribe(request))

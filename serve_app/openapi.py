@@ -17,6 +17,7 @@ from serve_app.audio.protocol import CreateTranscriptionRequest, CreateTranslati
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
+from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
 from serve_app.status.protocol import CreateIncidentUpdateRequest, CreateMaintenanceRequest, UpdateIncidentRequest
 
 _ERROR = {"description": "OpenAI's error object", "content": {"application/json": {"schema": {
@@ -83,7 +84,8 @@ _AUDIO_ERRORS = {
 
 _BOUNDS = ("Bounds on the body's shape, checked before any validation (400 `array_above_max_length`, `param` "
            "naming the array): at most `LLMAAS_MAX_MESSAGES` (2048) `messages`, `LLMAAS_MAX_CONTENT_PARTS` (512) "
-           "content parts per message, 128 `tools`, 2048 items in a `prompt` or `input` list, and "
+           "content parts per message, 128 `tools`, 1000 rerank `documents`, 2048 items in a `prompt` or `input` "
+           "list, and "
            "`LLMAAS_MAX_PROMPT_CHARS` token ids in all. Images: at most `LLMAAS_MAX_IMAGE_PIXELS` pixels, read from "
            "the header (400 `image_too_large`). A client address with more than 30 failed authentications a minute "
            "gets 429 `too_many_failed_authentications` for unknown keys.")
@@ -161,7 +163,7 @@ def _status_paths() -> dict[str, Any]:
 
 def build_openapi() -> dict[str, Any]:
     bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingCreateRequest,
-                                     CreateKeyRequest, UpdateKeyRequest, *_STATUS_BODIES]
+                                     RerankCreateRequest, CreateKeyRequest, UpdateKeyRequest, *_STATUS_BODIES]
     forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
     _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
                                     ref_template="#/components/schemas/{model}")
@@ -191,6 +193,9 @@ def build_openapi() -> dict[str, Any]:
                                                         (*limited, 504)))},
         "/v1/embeddings": {"post": _bounded(_operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
                                                        limited))},
+        **{path: {"post": {**_bounded(_operation(
+            "Rerank documents by relevance to a query (Cohere's shape: `results` sorted, each with `index` and "
+            "`relevance_score` from 0 to 1)", _KEY, _JSON, RerankCreateRequest, limited))}} for path in RERANK_PATHS},
         "/v1/audio/transcriptions": {"post": _audio_operation("Transcribe audio", CreateTranscriptionRequest)},
         "/v1/audio/translations": {"post": _audio_operation("Translate audio into English",
                                                              CreateTranslationRequest)},

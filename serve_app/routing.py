@@ -55,6 +55,9 @@ class ModelRouter:
     def embedder(self, model_id: str) -> EmbeddingEngine:
         return cast(EmbeddingEngine, self._resolve(model_id, Capability.EMBEDDINGS))
 
+    def reranker(self, model_id: str) -> EmbeddingEngine:
+        return cast(EmbeddingEngine, self._resolve(model_id, Capability.RERANK))
+
     def transcriber(self, model_id: str) -> TranscriptionEngine:
         return cast(TranscriptionEngine, self._resolve(model_id, Capability.TRANSCRIPTION))
 

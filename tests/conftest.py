@@ -38,7 +38,7 @@ def catalog() -> Catalog:
         {"id": "fake-vision", "family": "Fake", "engine": "vllm", "source": "none",
          "capabilities": ["chat", "vision"], "context_length": 64},
         {"id": "fake-embed", "family": "Fake", "engine": "sentence-transformers", "source": "none",
-         "capabilities": ["embeddings"], "context_length": 64},
+         "capabilities": ["embeddings", "rerank"], "context_length": 64},
         {"id": "fake-whisper", "family": "Whisper", "engine": "faster-whisper", "source": "none",
          "capabilities": ["transcription"], "context_length": 448},
     ]})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult
+from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
 from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
 from deployments.whisper_engine import check_request
@@ -36,6 +36,7 @@ class FakeEmbedder:
     dimensions: int = 8
     max_tokens: int = 16
     calls: list[EmbeddingRequest] = field(default_factory=list)
+    reranks: list[RerankRequest] = field(default_factory=list)
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResult:
         self.calls.append(request)
@@ -52,6 +53,13 @@ class FakeEmbedder:
                 row[sum(map(ord, word)) % self.dimensions] += 1
             rows.append(row / max(float(np.linalg.norm(row)), 1e-9))
         return EmbeddingResult(np.stack(rows), tokens)
+
+    async def rerank(self, request: RerankRequest) -> RerankResult:
+        """As a bi-encoder does: the cosine of the query's and each document's embeddings, mapped to 0..1."""
+        self.reranks.append(request)
+        embedded = await self.embed(EmbeddingRequest(request.request_id, [request.query, *request.documents]))
+        cosines = embedded.vectors[1:] @ embedded.vectors[0]
+        return RerankResult([float((1 + c) / 2) for c in cosines], embedded.prompt_tokens)
 
     async def check_health(self) -> None:
         return None

@@ -22,6 +22,7 @@ class Capability(StrEnum):
     TRANSCRIPTION = "transcription"
     VISION = "vision"
     TOOLS = "tools"
+    RERANK = "rerank"
 
 
 class UseCase(StrEnum):
@@ -128,6 +129,14 @@ class ModelEntry(_Strict):
                 raise ValueError(f"{self.id}: the tools capability needs the chat capability")
         elif self.tool_parser is not None:
             raise ValueError(f"{self.id}: tool_parser is set but the tools capability is not listed")
+        return self
+
+    @model_validator(mode="after")
+    def _rerank_needs_sentence_transformers(self) -> ModelEntry:
+        if Capability.RERANK in self.capabilities and self.engine != "sentence-transformers":
+            raise ValueError(f"{self.id}: the rerank capability is served by the sentence-transformers engine")
+        if self.engine_args.get("cross_encoder") and self.capabilities != [Capability.RERANK]:
+            raise ValueError(f"{self.id}: a cross-encoder (engine_args.cross_encoder) offers rerank only")
         return self
 
     @property

@@ -25,6 +25,7 @@ from serve_app.catalog import Capability, ModelEntry
 
 CHAT_PROMPT = "Count from one to twenty, separated by commas."
 MAX_TOKENS = 24
+RERANK_QUERY = "Which sentence is number seven?"
 EMBEDDING_INPUTS = tuple(f"Status probe sentence number {index}." for index in range(16))
 CLIP_SECONDS = 1.5
 CLIP_RATE = 8_000  # small on the wire; the engine resamples
@@ -34,11 +35,13 @@ class ProbeKind(StrEnum):
     CHAT = "chat"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    RERANK = "rerank"
     TRANSCRIPTION = "transcription"
 
     @property
     def unit(self) -> str:
-        return {ProbeKind.EMBEDDINGS: "inputs/s", ProbeKind.TRANSCRIPTION: "audio s/s"}.get(self, "tokens/s")
+        return {ProbeKind.EMBEDDINGS: "inputs/s", ProbeKind.RERANK: "documents/s",
+                ProbeKind.TRANSCRIPTION: "audio s/s"}.get(self, "tokens/s")
 
     @property
     def generative(self) -> bool:
@@ -54,7 +57,7 @@ class ProbeTarget:
     def for_entry(cls, entry: ModelEntry) -> ProbeTarget:
         """Chat for chat models (vision models included, with text), else what the model offers."""
         for capability, kind in ((Capability.CHAT, ProbeKind.CHAT), (Capability.COMPLETIONS, ProbeKind.COMPLETIONS),
-                                 (Capability.EMBEDDINGS, ProbeKind.EMBEDDINGS),
+                                 (Capability.EMBEDDINGS, ProbeKind.EMBEDDINGS), (Capability.RERANK, ProbeKind.RERANK),
                                  (Capability.TRANSCRIPTION, ProbeKind.TRANSCRIPTION)):
             if entry.supports(capability):
                 return cls(entry.id, kind)
@@ -109,6 +112,8 @@ class Probes:
     async def _measure(self, target: ProbeTarget, headers: dict[str, str]) -> tuple[float, float | None]:
         if target.kind is ProbeKind.EMBEDDINGS:
             return await _embeddings(self._client, target.model, headers)
+        if target.kind is ProbeKind.RERANK:
+            return await _rerank(self._client, target.model, headers)
         if target.kind is ProbeKind.TRANSCRIPTION:
             return await _transcription(self._client, target.model, headers, self._clip)
         return await _generate(self._client, target.model, headers, chat=target.kind is ProbeKind.CHAT)
@@ -151,14 +156,25 @@ def _produced(choice: dict[str, Any]) -> bool:
 
 
 async def _embeddings(client: httpx.AsyncClient, model: str, headers: dict[str, str]) -> tuple[float, float | None]:
+    return await _per_input(client, "/v1/embeddings", {"model": model, "input": list(EMBEDDING_INPUTS)}, "data",
+                            headers)
+
+
+async def _rerank(client: httpx.AsyncClient, model: str, headers: dict[str, str]) -> tuple[float, float | None]:
+    body = {"model": model, "query": RERANK_QUERY, "documents": list(EMBEDDING_INPUTS)}
+    return await _per_input(client, "/v1/rerank", body, "results", headers)
+
+
+async def _per_input(client: httpx.AsyncClient, path: str, body: dict[str, Any], field: str,
+                     headers: dict[str, str]) -> tuple[float, float | None]:
+    """The time to the answer's first byte, and inputs per second; the answer's ``field`` has one item an input."""
     started = time.monotonic()
-    body = {"model": model, "input": list(EMBEDDING_INPUTS)}
-    async with client.stream("POST", "/v1/embeddings", json=body, headers=headers) as response:
+    async with client.stream("POST", path, json=body, headers=headers) as response:
         ttfb = time.monotonic() - started
         await _check(response)
-        data = json.loads(await response.aread()).get("data") or []
+        items = json.loads(await response.aread()).get(field) or []
     elapsed = time.monotonic() - started
-    if len(data) != len(EMBEDDING_INPUTS):
+    if len(items) != len(EMBEDDING_INPUTS):
         raise ProbeFailed("wrong_answer")
     return ttfb, len(EMBEDDING_INPUTS) / elapsed
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,10 +19,12 @@ CLIENTS_PYTHON = ROOT / ".venv-clients" / "bin" / "python"
 SMOL = "SmolLM2-135M-Instruct"
 
 
-def run_client(module: str, platform: Platform, api_key: str) -> dict[str, object]:
+def run_client(module: str, platform: Platform, api_key: str, model: str = SMOL,
+               extra: dict[str, str] | None = None) -> dict[str, Any]:
+    """Runs ``module`` (a program of tests/clients) with the client frameworks' Python; what it printed last."""
     assert Path(CLIENTS_PYTHON).exists(), "the client frameworks' virtualenv is missing: run `make test-clients`"
     env = {**os.environ, "LLMAAS_BASE_URL": f"{platform.base_url}/v1", "LLMAAS_API_KEY": api_key,
-           "LLMAAS_MODEL": SMOL}
+           "LLMAAS_MODEL": model, **(extra or {})}
     env.pop("VIRTUAL_ENV", None)
     done = subprocess.run([str(CLIENTS_PYTHON), "-m", module], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)

@@ -96,7 +96,8 @@ def test_the_offer_covers_every_use_case(gpu_catalog: Catalog) -> None:
 
 def test_each_engine_serves_only_its_capabilities(gpu_catalog: Catalog) -> None:
     expected = {"vllm": {Capability.CHAT, Capability.COMPLETIONS, Capability.VISION, Capability.TOOLS},
-                "sentence-transformers": {Capability.EMBEDDINGS}, "faster-whisper": {Capability.TRANSCRIPTION}}
+                "sentence-transformers": {Capability.EMBEDDINGS, Capability.RERANK},
+                "faster-whisper": {Capability.TRANSCRIPTION}}
     for entry in gpu_catalog.models:
         assert set(entry.capabilities) <= expected[entry.engine], entry.id
 
@@ -325,3 +326,9 @@ def test_the_min_replicas_pack_into_the_min_workers(gpu_catalog: Catalog, cluste
 def test_the_max_replicas_pack_into_the_max_workers(gpu_catalog: Catalog, cluster: dict[str, Any]) -> None:
     replicas = [entry for entry in _serving(gpu_catalog) for _ in range(entry.autoscaling.max_replicas)]
     assert _pack(replicas, _nodes(cluster, "max_workers")) == []
+
+
+def test_the_gpu_catalog_offers_a_cross_encoder_reranker(gpu_catalog: Catalog) -> None:
+    rerankers = [entry for entry in gpu_catalog.models if entry.supports(Capability.RERANK)]
+    assert rerankers and all(entry.engine_args.get("cross_encoder") for entry in rerankers)
+    assert all(entry.capabilities == [Capability.RERANK] for entry in rerankers)

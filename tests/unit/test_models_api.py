@@ -18,7 +18,7 @@ def test_models_list_shows_capabilities_and_context(client: TestClient, auth: di
 
 
 def test_retrieve_one_model(client: TestClient, auth: dict[str, str]) -> None:
-    assert client.get("/v1/models/fake-embed", headers=auth).json()["capabilities"] == ["embeddings"]
+    assert client.get("/v1/models/fake-embed", headers=auth).json()["capabilities"] == ["embeddings", "rerank"]
 
 
 def test_retrieve_unknown_model_is_404(client: TestClient, auth: dict[str, str]) -> None:

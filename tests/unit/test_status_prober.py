@@ -241,3 +241,14 @@ async def test_the_page_is_self_contained_html_without_secrets(http: httpx.Async
     assert "Partial outage" in html and "<svg" in html and 'data-incident="inc_' in html
     assert "src=" not in html and "<script" not in html and "@import" not in html  # no external asset
     assert "sk-" not in html and "sk-" not in (await http.get("/status.json")).text
+
+
+def test_a_reranker_is_probed_with_rerank() -> None:
+    from serve_app.catalog.schema import ModelEntry
+    from serve_app.status.probes import ProbeKind, ProbeTarget
+
+    entry = ModelEntry.model_validate({"id": "r", "family": "BGE", "engine": "sentence-transformers", "source": "x",
+                                       "capabilities": ["rerank"], "context_length": 512,
+                                       "engine_args": {"cross_encoder": True}})
+    assert ProbeTarget.for_entry(entry) == ProbeTarget("r", ProbeKind.RERANK)
+    assert ProbeKind.RERANK.unit == "documents/s"
