@@ -39,6 +39,10 @@ class BodyBounds:
         for param in ("prompt", "input"):
             if isinstance(items := payload.get(param), list):
                 self._check_prompt(items, param)
+                for index, item in enumerate(items):  # the Responses API's input items
+                    content = item.get("content") if isinstance(item, dict) else None
+                    if isinstance(content, list):
+                        _at_most(content, self.max_content_parts, f"{param}[{index}].content")
 
     def _check_prompt(self, items: list[Any], param: str) -> None:
         """A list of strings, of token ids, or of token-id lists: at most :data:`MAX_INPUTS` items (a token-id list

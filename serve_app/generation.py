@@ -70,3 +70,10 @@ async def collect(chunks: AsyncIterator[GenerationChunk], choices: int) -> Colle
         result.completion_tokens = chunk.completion_tokens
         result.reasoning_tokens = chunk.reasoning_tokens
     return result
+
+
+async def prepend(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+    """``first``, then the rest: a stream whose first chunk was awaited before the response started."""
+    yield first
+    async for chunk in rest:
+        yield chunk

@@ -23,7 +23,7 @@ from serve_app.governance.limits import RequestLimits, generate, output_limit, p
 from serve_app.guardrails.gate import Conversation, GuardGate
 from serve_app.keys import ApiKey
 from serve_app.routing import ModelRouter
-from serve_app.sse import stream_response
+from serve_app.sse import Event, stream_response
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Endpoint(Protocol):
 
     def answer(self, collected: Collected, ids: Answer) -> dict[str, Any]: ...
 
-    def events(self, chunks: AsyncIterator[GenerationChunk], ids: Answer) -> AsyncIterator[str]: ...
+    def events(self, chunks: AsyncIterator[GenerationChunk], ids: Answer) -> AsyncIterator[Event]: ...
 
 
 class GenerationStep:

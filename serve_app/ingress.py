@@ -48,6 +48,8 @@ from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
 from serve_app.rerank.serving import RerankService
+from serve_app.responses.protocol import ResponseCreateRequest
+from serve_app.responses.serving import ResponsesService
 from serve_app.routing import HealthChecked, ModelRouter
 from serve_app.settings import Settings
 from serve_app.status import routes as status_routes
@@ -85,16 +87,19 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     gate = GuardGate(guard, recorder)
     limits = RequestLimits.from_settings(settings)
     step = GenerationStep(router, governance, limits, gate)
-    chat = ChatService(step, ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts,
-                                          settings.max_image_pixels, settings.image_url_allow_private))
+    images = ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts, settings.max_image_pixels,
+                         settings.image_url_allow_private)
+    chat = ChatService(step, images)
     completions = CompletionService(step)
     embeddings = EmbeddingService(router, governance)
     rerank = RerankService(router, governance, gate)
+    responses = ResponsesService(step, images)
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
     routes = [
         *models_api.routes(router, auth, governance),
         json_endpoint("/v1/chat/completions", ChatCompletionRequest, chat.create, auth.api_key, bounds),
         json_endpoint("/v1/completions", CompletionRequest, completions.create, auth.api_key, bounds),
+        json_endpoint("/v1/responses", ResponseCreateRequest, responses.create, auth.api_key, bounds),
         json_endpoint("/v1/embeddings", EmbeddingCreateRequest, embeddings.create, auth.api_key, bounds),
         *(json_endpoint(path, RerankCreateRequest, rerank.create, auth.api_key, bounds) for path in RERANK_PATHS),
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),

@@ -18,6 +18,7 @@ from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
+from serve_app.responses.protocol import ResponseCreateRequest
 from serve_app.status.protocol import CreateIncidentUpdateRequest, CreateMaintenanceRequest, UpdateIncidentRequest
 
 _ERROR = {"description": "OpenAI's error object", "content": {"application/json": {"schema": {
@@ -162,8 +163,9 @@ def _status_paths() -> dict[str, Any]:
 
 
 def build_openapi() -> dict[str, Any]:
-    bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, EmbeddingCreateRequest,
-                                     RerankCreateRequest, CreateKeyRequest, UpdateKeyRequest, *_STATUS_BODIES]
+    bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, ResponseCreateRequest,
+                                     EmbeddingCreateRequest, RerankCreateRequest, CreateKeyRequest, UpdateKeyRequest,
+                                     *_STATUS_BODIES]
     forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
     _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
                                     ref_template="#/components/schemas/{model}")
@@ -191,6 +193,9 @@ def build_openapi() -> dict[str, Any]:
                                                              ChatCompletionRequest, (*limited, 504)))},
         "/v1/completions": {"post": _bounded(_operation("Create a completion", _KEY, _GENERATED, CompletionRequest,
                                                         (*limited, 504)))},
+        "/v1/responses": {"post": _bounded(_operation(
+            "Create a model response (OpenAI's Responses API, stateless: `store` is always false, "
+            "`previous_response_id` a 400)", _KEY, _GENERATED, ResponseCreateRequest, (*limited, 504)))},
         "/v1/embeddings": {"post": _bounded(_operation("Create embeddings", _KEY, _JSON, EmbeddingCreateRequest,
                                                        limited))},
         **{path: {"post": {**_bounded(_operation(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from serve_app.errors import to_api_error
 
 PING_SECONDS = 15
+Event = str | ServerSentEvent  # a chunk's JSON (``data:`` only), or a typed event (the Responses API's)
 
 
-async def _events(first: str, rest: AsyncIterator[str], request_id: str) -> AsyncIterator[str]:
+async def _events(first: Event, rest: AsyncIterator[Event], request_id: str) -> AsyncIterator[Event]:
     yield first
     try:
         async for event in rest:
@@ -22,7 +23,7 @@ async def _events(first: str, rest: AsyncIterator[str], request_id: str) -> Asyn
     yield "[DONE]"
 
 
-async def stream_response(events: AsyncIterator[str], request_id: str) -> EventSourceResponse:
+async def stream_response(events: AsyncIterator[Event], request_id: str) -> EventSourceResponse:
     """An SSE response; the first event is awaited here, so an early failure is a plain HTTP error."""
     first = await anext(events)
     return EventSourceResponse(_events(first, events, request_id), sep="\n", ping=PING_SECONDS)

@@ -14,7 +14,7 @@ from serve_app.catalog import Capability, ModelEntry
 from serve_app.chat.images import ImagePolicy, check_images, load_images
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.errors import InvalidRequestError
-from serve_app.generation import Collected, usage
+from serve_app.generation import Collected, prepend, usage
 from serve_app.generation_step import Answer, GenerationStep, Plan
 from serve_app.governance.admission import chat_added_tokens, prompt_bound
 from serve_app.keys import ApiKey
@@ -109,7 +109,7 @@ class ChatEndpoint:
                       for i in range(body.n)])
         last = first
         logprobs = bool(body.logprobs)
-        async for chunk in _prepend(first, chunks):
+        async for chunk in prepend(first, chunks):
             last = chunk
             choices = []
             for d in chunk.choices:
@@ -147,9 +147,3 @@ def _chunk_encoder(ids: Answer, include_usage: bool) -> Callable[..., str]:
         return body + tail
 
     return encode
-
-
-async def _prepend(first: GenerationChunk, rest: AsyncIterator[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
-    yield first
-    async for chunk in rest:
-        yield chunk
