@@ -103,6 +103,12 @@ class ResponseCreateRequest(BaseModel):
     prompt_cache_key: str | None = None
     safety_identifier: str | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    prompt_cache_retention: str | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    context_management: Any = Field(default=None, description="Accepted and ignored: nothing is kept between calls.")
+    max_tool_calls: int | None = Field(default=None, ge=1, description="Accepted: no built-in tools run here.")
+    stream_options: dict[str, Any] | None = None
+    prompt: Any = Field(default=None, description="Not supported: reusable prompts are stored; nothing is.")
     previous_response_id: str | None = Field(default=None, description="Not supported: nothing is kept.")
     conversation: Any = Field(default=None, description="Not supported: nothing is kept.")
     background: bool | None = Field(default=None, description="Only false: no response is kept to fetch later.")
@@ -110,6 +116,7 @@ class ResponseCreateRequest(BaseModel):
     @model_validator(mode="after")
     def _stateless(self) -> ResponseCreateRequest:
         for param, given in (("previous_response_id", self.previous_response_id is not None),
+                             ("prompt", self.prompt is not None),
                              ("conversation", self.conversation is not None), ("background", bool(self.background))):
             if given:
                 raise InvalidRequestError(f"'{param}' is not supported: {NOTHING_KEPT}.", param=param,

@@ -4,32 +4,12 @@ its pins cannot live beside vLLM's, and users' programs reach the platform over 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.integration.conftest import ROOT, Platform
+from tests.integration.conftest import Platform
+from tests.support.clients import run_client
 
 pytestmark = pytest.mark.integration
-CLIENTS_PYTHON = ROOT / ".venv-clients" / "bin" / "python"
-SMOL = "SmolLM2-135M-Instruct"
-
-
-def run_client(module: str, platform: Platform, api_key: str, model: str = SMOL,
-               extra: dict[str, str] | None = None) -> dict[str, Any]:
-    """Runs ``module`` (a program of tests/clients) with the client frameworks' Python; what it printed last."""
-    assert Path(CLIENTS_PYTHON).exists(), "the client frameworks' virtualenv is missing: run `make test-clients`"
-    env = {**os.environ, "LLMAAS_BASE_URL": f"{platform.base_url}/v1", "LLMAAS_API_KEY": api_key,
-           "LLMAAS_MODEL": model, **(extra or {})}
-    env.pop("VIRTUAL_ENV", None)
-    done = subprocess.run([str(CLIENTS_PYTHON), "-m", module], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_a_function_calling_round_trip_through_openai_like(platform: Platform, api_key: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from transformers import AutoTokenizer
 
 from tests.integration.conftest import Platform
-from tests.integration.test_llamaindex import run_client
+from tests.support.clients import run_client
 
 pytestmark = pytest.mark.integration
 MODEL = "all-MiniLM-L6-v2"

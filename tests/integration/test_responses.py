@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from tests.integration.conftest import Platform
+from tests.support.clients import AGENTS_PYTHON, run_client
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +75,13 @@ def test_structured_output_with_parse(sdk: openai.OpenAI) -> None:
     parsed = sdk.responses.parse(model=SMOL, input="Name a city in France and its country.", text_format=City,
                                  max_output_tokens=60, temperature=0)
     assert isinstance(parsed.output_parsed, City)
+
+
+def test_the_openai_agents_sdk(platform: Platform, api_key: str) -> None:
+    """A plain agent, an agent whose function tool is called (its output ends the run), and that agent streamed."""
+    seen = run_client("tests.clients.agents_run", platform, api_key, python=AGENTS_PYTHON)
+    assert isinstance(seen["plain"], str) and "Paris" in seen["plain"]
+    assert seen["tool"].startswith("Sunny, 21 C in ")
+    assert "tool_call_item" in seen["tool_items"] and "tool_call_output_item" in seen["tool_items"]
+    assert seen["streamed"].startswith("Sunny, 21 C in ")
+    assert "raw_response_event" in seen["stream_event_kinds"]
