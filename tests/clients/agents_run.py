@@ -27,7 +27,8 @@ async def main() -> None:
     plain = Agent(name="plain", model=model, model_settings=ModelSettings(max_tokens=20, temperature=0))
     answered = await Runner.run(plain, "What is the capital of France?", max_turns=1)
     weather = Agent(name="weather", instructions="Use the tool to answer.", model=model, tools=[get_weather],
-                    model_settings=ModelSettings(tool_choice="required", max_tokens=60, temperature=0),
+                    model_settings=ModelSettings(tool_choice="required", parallel_tool_calls=False, max_tokens=80,
+                                                 temperature=0),
                     tool_use_behavior="stop_on_first_tool")
     called = await Runner.run(weather, "What is the weather in Paris?", max_turns=2)
     streamed = Runner.run_streamed(weather, "What is the weather in Oslo?", max_turns=2)

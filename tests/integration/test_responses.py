@@ -60,7 +60,8 @@ def test_a_streamed_response(sdk: openai.OpenAI) -> None:
 
 def test_a_function_tool_round_trip(sdk: openai.OpenAI) -> None:
     asked = sdk.responses.create(model=SMOL, input="What is the weather in Paris?", tools=[WEATHER],
-                                 tool_choice="required", max_output_tokens=60, temperature=0)
+                                 tool_choice="required", parallel_tool_calls=False, max_output_tokens=60,
+                                 temperature=0)
     calls = [item for item in asked.output if item.type == "function_call"]
     assert len(calls) == 1 and calls[0].name == "get_weather"
     city = json.loads(calls[0].arguments)["city"]
