@@ -9,10 +9,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve_app.body_bounds import MAX_TOOLS
 from serve_app.errors import InvalidRequestError
 
 NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"  # OpenAI's rule for function and response-format names
-MAX_TOOLS = 128  # OpenAI's limit on `tools`
 
 
 class FunctionDefinition(BaseModel):
