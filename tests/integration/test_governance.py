@@ -64,9 +64,15 @@ def test_a_tiny_token_budget_is_refused_once_spent_and_not_before(platform: Plat
     headers = {"Authorization": f"Bearer {secret}"}
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Count to three."}], "max_tokens": 8}
     spent = 0
+    lease = float(platform.env.get("LLMAAS_ADMISSION_LEASE_SECONDS", "2"))
     with httpx.Client(base_url=platform.base_url, timeout=120) as http:
         while spent < 120:
             answer = http.post("/v1/chat/completions", json=body, headers=headers)
+            if answer.status_code == 429:
+                # The other ingress replica may still hold a lease on what is left (README: a key near its limit
+                # may be refused for a lease's lifetime): once it has expired, what is left must be served.
+                time.sleep(lease + 1)
+                answer = http.post("/v1/chat/completions", json=body, headers=headers)
             assert answer.status_code == 200, (spent, answer.text)
             assert answer.headers["x-ratelimit-limit-tokens"] == "120"
             spent += answer.json()["usage"]["total_tokens"]
