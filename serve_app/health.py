@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from serve_app import tasks as background
 from serve_app.routing import HealthChecked
 
 LOGGER = logging.getLogger("serve_app")
@@ -78,17 +79,12 @@ class HealthMonitor:
         self._tasks.append(loop.create_task(self._watch_probes()))
 
     async def stop(self) -> None:
-        tasks, loop = self._tasks, self._loop
-        self._cancel()
-        if loop is asyncio.get_running_loop():
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks, self._tasks = self._tasks, []
+        await background.stop(*tasks)
 
     def _cancel(self) -> None:
         for task in self._tasks:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(task.cancel)
+            background.cancel(task)
         self._tasks = []
 
     def reasons(self) -> dict[str, str]:

@@ -10,10 +10,10 @@ its requests whose record has not reached the actor yet, however long they last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
+from serve_app import tasks as background
 from serve_app.governance.meter import HEARTBEAT_SECONDS, Meter
 
 logger = logging.getLogger("serve_app")
@@ -42,16 +42,8 @@ class Holdings:
     async def stop(self) -> None:
         """Stops the heartbeat (started in another event loop, as by a test client: it is cancelled there)."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        loop = task.get_loop()
-        if loop is not asyncio.get_running_loop():
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(task.cancel)
-            return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            await background.stop(task)
 
     async def renew(self) -> None:
         """One heartbeat: the actor extends the reservations of the requests still open here."""
