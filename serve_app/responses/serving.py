@@ -134,20 +134,21 @@ class _OpenItems:
     def __init__(self, stream: _EventStream) -> None:
         self._stream = stream
         self.done: list[dict[str, Any]] = []  # closed items, in output order
-        self._open: dict[str, dict[str, Any]] = {}  # "reasoning" | "message" | "call-<index>" -> item
-        self._order: list[str] = []
+        # "reasoning" | "message" | "call-<index>" -> item, in output order (the order they opened in)
+        self._open: dict[str, dict[str, Any]] = {}
 
     def add(self, reasoning: str | None, text: str, calls: Any) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         if reasoning:
             item = self._item("reasoning", lambda: _reasoning_item(_item_id("rs"), ""), events)
             item["content"][0]["text"] += reasoning
-            events.append(self._delta("response.reasoning_text.delta", item, delta=reasoning, content_index=0))
+            events.append(self._delta("response.reasoning_text.delta", "reasoning", delta=reasoning, content_index=0))
         if text:
             item = self._item("message", lambda: _message_item(_item_id("msg"), "", "in_progress"), events,
                               part=True)
             item["content"][0]["text"] += text
-            events.append(self._delta("response.output_text.delta", item, delta=text, content_index=0, logprobs=[]))
+            events.append(self._delta("response.output_text.delta", "message", delta=text, content_index=0,
+                                      logprobs=[]))
         for call in calls:
             function = call.get("function") or {}
             name = f"call-{call.get('index', 0)}"
@@ -155,31 +156,28 @@ class _OpenItems:
                 _item_id("fc"), call.get("id") or "", function.get("name") or "", "", "in_progress"), events)
             if function.get("arguments"):
                 item["arguments"] += function["arguments"]
-                events.append(self._delta("response.function_call_arguments.delta", item,
+                events.append(self._delta("response.function_call_arguments.delta", name,
                                           delta=function["arguments"]))
         return events
 
     def close(self) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
-        for name in self._order:
-            item = self._open[name]
-            index = self._index(name)
+        for index, (name, item) in enumerate(self._open.items()):
             if item["type"] == "reasoning":
-                events.append(self._delta("response.reasoning_text.done", item, text=item["content"][0]["text"],
+                events.append(self._delta("response.reasoning_text.done", name, text=item["content"][0]["text"],
                                           content_index=0))
             elif item["type"] == "message":
                 part = item["content"][0]
-                events.append(self._delta("response.output_text.done", item, text=part["text"], content_index=0,
+                events.append(self._delta("response.output_text.done", name, text=part["text"], content_index=0,
                                           logprobs=[]))
-                events.append(self._delta("response.content_part.done", item, part=part, content_index=0))
+                events.append(self._delta("response.content_part.done", name, part=part, content_index=0))
             else:
-                events.append(self._delta("response.function_call_arguments.done", item,
+                events.append(self._delta("response.function_call_arguments.done", name,
                                           arguments=item["arguments"], name=item["name"]))
             item["status"] = "completed"
             events.append(self._stream.event("response.output_item.done", output_index=index, item=item))
             self.done.append(item)
-        if not self._order:  # nothing generated: an empty message, as the non-streamed answer has
-            events += self.add(None, "", ())
+        if not self._open:  # nothing generated: an empty message, as the non-streamed answer has
             empty = _message_item(_item_id("msg"), "", "completed")
             events.append(self._stream.event("response.output_item.added", output_index=0, item=empty))
             events.append(self._stream.event("response.output_item.done", output_index=0, item=empty))
@@ -188,10 +186,8 @@ class _OpenItems:
 
     def _item(self, name: str, make: Any, events: list[ServerSentEvent], part: bool = False) -> dict[str, Any]:
         if name not in self._open:
-            item = make()
-            self._open[name] = item
-            self._order.append(name)
-            index = self._index(name)
+            index = len(self._open)
+            item = self._open[name] = make()
             shown = {**item, "content": []} if part else item
             events.append(self._stream.event("response.output_item.added", output_index=index, item=shown))
             if part:
@@ -200,12 +196,10 @@ class _OpenItems:
                                                  part={"type": "output_text", "text": "", "annotations": []}))
         return self._open[name]
 
-    def _index(self, name: str) -> int:
-        return self._order.index(name)
-
-    def _delta(self, kind: str, item: dict[str, Any], **fields: Any) -> ServerSentEvent:
-        name = next(key for key, value in self._open.items() if value is item)
-        return self._stream.event(kind, item_id=item["id"], output_index=self._index(name), **fields)
+    def _delta(self, kind: str, key: str, **fields: Any) -> ServerSentEvent:
+        """An event of the open item ``key`` ("reasoning", "message", "call-<index>")."""
+        return self._stream.event(kind, item_id=self._open[key]["id"], output_index=list(self._open).index(key),
+                                  **fields)
 
 
 def _item_id(prefix: str) -> str:
