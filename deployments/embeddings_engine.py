@@ -64,30 +64,30 @@ class EmbeddingDeployment:
         """Each document's relevance to the query, in the documents' order."""
         if self._cross is not None:
             pairs = [(request.query, document) for document in request.documents]
-            tokens = sum(self._count(list(pair), f"documents[{index}]") for index, pair in enumerate(pairs))
+            tokens = sum(self._count(pair, f"documents[{index}]", f"'documents[{index}]' with the query")
+                         for index, pair in enumerate(pairs))
             scores = await asyncio.to_thread(self._cross.predict, pairs, batch_size=self._batch_size,
                                              convert_to_numpy=True, show_progress_bar=False)
             return RerankResult(scores=[float(score) for score in scores], prompt_tokens=tokens)
         texts = [request.query, *request.documents]
-        tokens = sum(self._count(text, "query" if index == 0 else f"documents[{index - 1}]")
-                     for index, text in enumerate(texts))
+        params = ["query", *(f"documents[{index}]" for index in range(len(request.documents)))]
+        tokens = sum(self._count(text, param, f"'{param}'") for text, param in zip(texts, params, strict=True))
         vectors = await self._encode(texts)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         unit = vectors / np.where(norms == 0, 1, norms)
         cosines = unit[1:] @ unit[0]
         return RerankResult(scores=[float((1 + cosine) / 2) for cosine in cosines], prompt_tokens=tokens)
 
-    def _count(self, text: str | list[str], param: str) -> int:
+    def _count(self, text: str | tuple[str, str], param: str, what: str) -> int:
         """Tokens of a text (or a query-document pair), as the model reads it; a 400 naming ``param`` beyond
         the model's maximum."""
-        pair = isinstance(text, list)
-        encoded = (self._counting_tokenizer(text[0], text[1], add_special_tokens=True, truncation=False) if pair
+        encoded = (self._counting_tokenizer(*text, add_special_tokens=True, truncation=False) if isinstance(text, tuple)
                    else self._counting_tokenizer(text, add_special_tokens=True, truncation=False))
         count = len(encoded["input_ids"])
         if count > self._max_tokens:
             raise InvalidRequestError(
-                f"'{param}' is {count} tokens long{' with the query' if pair else ''}, more than this model's "
-                f"maximum of {self._max_tokens} tokens. Shorten it.", param=param, code="context_length_exceeded")
+                f"{what} is {count} tokens long, more than this model's maximum of {self._max_tokens} tokens. "
+                "Shorten or split it.", param=param, code="context_length_exceeded")
         return count
 
     async def check_health(self) -> None:
@@ -125,13 +125,8 @@ class EmbeddingDeployment:
                     raise InvalidRequestError(f"Input {index} has token ids outside this model's vocabulary "
                                               f"(0 to {tokenizer.vocab_size - 1}).", param="input")
                 item = tokenizer.decode(item, skip_special_tokens=True)
-            count = len(tokenizer(item, add_special_tokens=True, truncation=False)["input_ids"])
-            if count > self._max_tokens:
-                raise InvalidRequestError(
-                    f"Input {index} is {count} tokens long, more than this model's maximum of "
-                    f"{self._max_tokens} tokens. Shorten or split it.", param="input", code="context_length_exceeded")
             texts.append(item)
-            total += count
+            total += self._count(item, "input", f"Input {index}")
         return texts, total
 
     def _check_dimensions(self, dimensions: int | None) -> None:
