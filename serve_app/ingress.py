@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from serve_app import admin, health, metrics, models_api, openapi
+from serve_app import admin, cluster_metrics, health, metrics, models_api, openapi
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.auth import Authenticator
@@ -107,7 +107,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *admin.routes(store, cache, auth, tiers),
         *health.routes(monitor),
         *status_routes.routes(status, auth),
-        *metrics.routes(metrics.cluster_metrics(catalog)),
+        *cluster_metrics.routes(cluster_metrics.for_catalog(catalog)),
         *openapi.routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
+from serve_app.cluster_metrics import ClusterMetrics
 from serve_app.coalesced import Coalesced
-from serve_app.metrics import ClusterMetrics
 
 
 class Scrapes:

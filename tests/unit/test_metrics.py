@@ -14,10 +14,11 @@ from starlette.testclient import TestClient
 
 from deployments.llm_protocol import ChoiceDelta, GenerationChunk, GenerationRequest
 from serve_app.catalog import Catalog
+from serve_app.cluster_metrics import ClusterMetrics, aggregate, routes
 from serve_app.errors import ServiceUnavailableError
 from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
-from serve_app.metrics import ClusterMetrics, Family, Metrics, aggregate, routes
+from serve_app.metrics import Family, Metrics
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.fakes import FakeEmbedder, FakeEngine, FakeTranscriber
