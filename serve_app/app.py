@@ -21,6 +21,7 @@ from deployments.vllm_engine import VLLMDeployment
 from deployments.whisper_engine import WhisperDeployment
 from serve_app import tls
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
+from serve_app.catalog.schema import catalog_document
 from serve_app.ingress import Ingress
 from serve_app.ray_env import use_serve_env
 from serve_app.settings import Settings
@@ -131,11 +132,15 @@ def _address_options(settings: Settings) -> dict[str, Any]:
     return {"host": settings.http_host, "port": settings.http_port}
 
 
-def build_app(args: dict[str, str] | None = None) -> Application:
-    """The Serve application. ``args`` (from ``serve run ... key=value``) may name another ``catalog``."""
+def build_app(args: dict[str, Any] | None = None) -> Application:
+    """The Serve application. ``args`` (from ``serve run ... key=value``) may name another ``catalog`` file; in a
+    Serve config (``python -m serve_app.catalog serve-config``) ``catalog`` is the catalog document itself."""
     settings = Settings.from_env()
-    if args and args.get("catalog"):
-        settings = settings.model_copy(update={"catalog": Path(args["catalog"])})
+    catalog = (args or {}).get("catalog")
+    if isinstance(catalog, str) and catalog:
+        settings = settings.model_copy(update={"catalog": Path(catalog)})
     settings = settings.resolved()
     start_serve(settings)
+    if isinstance(catalog, dict):
+        return build_app_from(settings, Catalog.model_validate(catalog_document(catalog)))
     return build_app_from(settings, load_catalog(settings.catalog))

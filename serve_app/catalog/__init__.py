@@ -1,5 +1,5 @@
 """The model catalog: schema (``schema``), lifecycle rules (``lifecycle``) and the operator's command line
-(``python -m serve_app.catalog validate|diff|apply FILE``)."""
+(``python -m serve_app.catalog validate|diff|apply|serve-config FILE``)."""
 
 from serve_app.catalog.schema import (
     Autoscaling,

@@ -5,6 +5,8 @@
 ``validate FILE`` checks a catalog (no cluster needed); ``diff FILE`` prints what would change against the
 running app; ``apply FILE`` redeploys the app in place: Serve updates only the deployments whose
 configuration changed, starting new replicas before draining old ones, so in-flight requests finish.
+``serve-config FILE`` prints the Serve config that runs the catalog (KubeRay's ``serveConfigV2``; ``--into
+MANIFEST`` writes it into a RayService manifest instead; no cluster needed).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from serve_app.catalog import serve_config
 from serve_app.catalog.diff import diff_catalogs
 from serve_app.catalog.schema import Catalog, load_catalog
 from serve_app.settings import Settings
@@ -94,6 +97,21 @@ def apply(path: Path, app_name: str) -> int:
     return _wait_running(app_name)
 
 
+def write_serve_config(path: Path, app_name: str, args: argparse.Namespace) -> int:
+    if _load(path) is None:
+        return 1
+    from ray.serve.schema import ServeDeploySchema
+
+    config = serve_config.serve_config_for(path, app_name, args.tls_cert, args.tls_key)
+    ServeDeploySchema.model_validate(config)
+    if args.into is None:
+        print(serve_config.to_yaml(config), end="")
+        return 0
+    args.into.write_text(serve_config.into_manifest(args.into.read_text(encoding="utf-8"), config), encoding="utf-8")
+    print(f"{args.into}: serveConfigV2 now runs {path}")
+    return 0
+
+
 def _wait_running(app_name: str) -> int:
     from ray import serve
 
@@ -121,10 +139,15 @@ def _connect() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serve_app.catalog", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["validate", "diff", "apply"])
+    parser.add_argument("command", choices=["validate", "diff", "apply", "serve-config"])
     parser.add_argument("file", type=Path)
     parser.add_argument("--app", default="default", help="the Serve application name (serve run names it default)")
+    parser.add_argument("--tls-cert", help="serve-config: the certificate's path on every node (Serve serves TLS)")
+    parser.add_argument("--tls-key", help="serve-config: the private key's path on every node")
+    parser.add_argument("--into", type=Path, help="serve-config: the RayService manifest whose serveConfigV2 to set")
     args = parser.parse_args(argv)
     if args.command == "validate":
         return validate(args.file)
+    if args.command == "serve-config":
+        return write_serve_config(args.file, args.app, args)
     return diff(args.file, args.app) if args.command == "diff" else apply(args.file, args.app)

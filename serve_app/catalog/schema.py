@@ -74,6 +74,16 @@ class Pricing(_Strict):
     input_per_million: float = Field(default=0, ge=0)
     output_per_million: float = Field(default=0, ge=0)
     audio_per_minute: float = Field(default=0, ge=0)
+    batch_discount: float = Field(
+        default=0.5, ge=0, le=1,
+        description="The share taken off these prices for requests run through the Batch API (0.5: half price).")
+
+    def for_batches(self) -> Pricing:
+        """The prices of requests run in a batch."""
+        keep = 1 - self.batch_discount
+        return self.model_copy(update={"input_per_million": self.input_per_million * keep,
+                                       "output_per_million": self.output_per_million * keep,
+                                       "audio_per_minute": self.audio_per_minute * keep})
 
 
 class Lifecycle(_Strict):
@@ -178,6 +188,11 @@ class Catalog(_Strict):
     def with_sources_under(self, models_dir: Path) -> Catalog:
         return self.model_copy(update={"models": [m.with_source_under(models_dir) for m in self.models]})
 
+    def at_batch_prices(self) -> Catalog:
+        """The same catalog with every model priced as in a batch (``Pricing.batch_discount``)."""
+        return self.model_copy(update={"models": [m.model_copy(update={"pricing": m.pricing.for_batches()})
+                                                  for m in self.models]})
+
 
 def _check_lifecycle(entry: ModelEntry, ids: set[str]) -> None:
     life = entry.lifecycle
@@ -197,9 +212,13 @@ def _check_lifecycle(entry: ModelEntry, ids: set[str]) -> None:
 
 
 def load_catalog(path: Path) -> Catalog:
-    """Reads and validates a catalog; top-level ``x-*`` keys hold YAML anchors and are skipped."""
+    """Reads and validates a catalog."""
     with path.open(encoding="utf-8") as handle:
-        document = yaml.safe_load(handle)
+        return Catalog.model_validate(catalog_document(yaml.safe_load(handle)))
+
+
+def catalog_document(document: Any) -> Any:
+    """A catalog file's document without its top-level ``x-*`` keys, which hold YAML anchors."""
     if isinstance(document, dict):
-        document = {key: value for key, value in document.items() if not str(key).startswith("x-")}
-    return Catalog.model_validate(document)
+        return {key: value for key, value in document.items() if not str(key).startswith("x-")}
+    return document

@@ -37,3 +37,21 @@ def test_diff_names_added_removed_and_changed_fields() -> None:
     assert diff_catalogs(running, proposed) == ["+ new (added)", "- gone (removed)",
                                                 "~ a: autoscaling.max_replicas: 1 -> 2"]
     assert diff_catalogs(proposed, proposed) == []
+
+
+def test_serve_config_prints_the_config_that_carries_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    assert main(["serve-config", str(ROOT / "catalog.cpu.yaml"), "--app", "llmaas"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    (app,) = config["applications"]
+    assert app["name"] == "llmaas" and app["import_path"] == "serve_app.app:build_app"
+    assert [m["id"] for m in app["args"]["catalog"]["models"]][:1] == ["SmolLM2-135M-Instruct"]
+    assert "ssl_certfile" not in config["http_options"]
+
+
+def test_serve_config_refuses_an_invalid_catalog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models: []\n")
+    assert main(["serve-config", str(path)]) == 1
+    assert "bad.yaml" in capsys.readouterr().err

@@ -1,6 +1,7 @@
-"""The production GPU catalog (catalog.gpu.yaml) and the cluster that runs it (cluster.yaml): what the offer
-contains, that each entry is sized and priced coherently, that the lifecycle is at work, and that the
-catalog's replicas fit the cluster's worker nodes. No Ray, no engine: files only."""
+"""The production GPU catalog (catalog.gpu.yaml) and the clusters that run it (deploy/aws/cluster.yaml's node types
+and the KubeRay RayService's worker groups, deploy/kubernetes/rayservice.yaml): what the offer contains, that each
+entry is sized and priced coherently, that the lifecycle is at work, and that the catalog's replicas fit the
+clusters' worker nodes. No Ray, no engine: files only."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from serve_app.catalog import Capability, Catalog, ModelEntry, UseCase, load_catalog
 from serve_app.catalog.schema import MIN_NOTICE_DAYS
 from serve_app.ray_env import SERVE_ENV
+from tests.support import node_types
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2026, 11, 24)
@@ -32,9 +33,10 @@ def gpu_catalog() -> Catalog:
     return load_catalog(ROOT / "catalog.gpu.yaml")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+@pytest.fixture(scope="module", params=["aws", "kuberay"])
+def cluster(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Each GPU cluster the project ships, as launcher node types (tests/support/node_types.py)."""
+    config: dict[str, Any] = getattr(node_types, request.param)()
     return config
 
 
@@ -291,6 +293,10 @@ def test_the_cluster_has_one_gpu_four_gpu_and_eight_gpu_workers(cluster: dict[st
     for name, spec in workers.items():
         assert 0 <= spec["min_workers"] <= spec["max_workers"], name
         assert spec["resources"]["CPU"] >= 4 * spec["resources"]["GPU"], name
+
+
+def test_the_aws_nodes_install_the_gpu_profile_and_start_ray_as_the_platform_runs_it() -> None:
+    cluster = node_types.aws()
     setup = " ".join(cluster["setup_commands"])
     assert 'pip install -e ".[gpu]"' in setup
     head_start = " ".join(cluster["head_start_ray_commands"])
