@@ -2,9 +2,9 @@
 
 There may be many ingress replicas on many nodes, and a registry per replica would show only the replica that
 happens to answer. Ray's metrics agent on each node exports every process's metrics (recorded by
-``serve_app.metrics``); ``/metrics`` fetches the exporters of all alive nodes, keeps the ``llmaas_*`` families
-(plus Serve's queue and replica-health gauges, relabelled by model), and sums away what tells replicas and
-workers apart, so any replica answers with the same cluster-wide figures. Ray exports on an interval
+``serve_app.metrics`` and by the status prober); ``/metrics`` fetches the exporters of all alive nodes, keeps the
+``llmaas_*`` families (plus Serve's queue and replica-health gauges, relabelled by model), and sums away what tells
+replicas and workers apart, so any replica answers with the same cluster-wide figures. Ray exports on an interval
 (``metrics_report_interval_ms``, 10 s by default), so the figures lag that much. A node whose exporter does not
 answer is counted in ``llmaas_metrics_unreachable_nodes``.
 """
@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from serve_app.catalog import Catalog
 from serve_app.coalesced import Coalesced
-from serve_app.metrics import FAMILIES, Family
+from serve_app.metrics import FAMILIES, STATUS_FAMILIES, Family
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCRAPE_TIMEOUT_SECONDS = 5.0
@@ -71,8 +71,9 @@ def _host(address: str) -> str:
 
 def aggregate(texts: Iterable[str], deployments: Mapping[str, str], unreachable: int = 0) -> list[Metric]:
     """Our families from the exporters' texts, summed over everything but their own labels."""
-    ours = {"ray_" + family.name: family for family in FAMILIES}
-    out = {family.name: Metric(family.name, family.description, family.kind) for family in FAMILIES}
+    families = (*FAMILIES, *STATUS_FAMILIES)
+    ours = {"ray_" + family.name: family for family in families}
+    out = {family.name: Metric(family.name, family.description, family.kind) for family in families}
     out.update({name: Metric(name, description, "gauge") for name, description in SERVE_FAMILIES.values()})
     sums: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = {}
     for text in texts:

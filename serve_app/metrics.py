@@ -65,6 +65,15 @@ FAMILIES = (
 )
 
 
+# Recorded by the status prober (serve_app/status/probe_metrics.py), exported by /metrics with the others.
+STATUS_FAMILIES = (
+    Family("llmaas_probes", "counter", "Status probes that count toward availability (none during maintenance or "
+           "before a model first answered), by model and result (ok, failed).", ("model", "result")),
+    Family("llmaas_model_state", "gauge", "Each model's state on the status page: 1 for its current state, 0 for the "
+           "others; a model that has never answered yet is unknown.", ("model", "state")),
+)
+
+
 def ray_instrument(family: Family) -> Any:
     """The ``ray.serve.metrics`` object for a family (created in the ingress replica, never at import)."""
     from ray.serve import metrics

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, delete, func, insert, select
 
+from serve_app.status.availability import DayCount
 from serve_app.status.probes import ProbeResult
 from serve_app.status.states import Outcome, State
 from serve_app.status.tables import PROBES, SUMMARIES
@@ -89,22 +90,30 @@ class ProbeHistory:
 
     def daily(self, now: float, days: int = 90) -> dict[str, list[dict[str, Any]]]:
         """Per model, per UTC day with probes (oldest first): the day and its uptime."""
-        first = int(now // DAY) - days + 1
+        return daily_uptimes(self.day_counts(int(now // DAY) - days + 1))
+
+    def day_counts(self, first_day: int) -> dict[str, list[DayCount]]:
+        """Per model, per UTC day from ``first_day`` with counted probes (oldest first): (day, probes, successful)."""
         query = (select(PROBES.c.model, PROBES.c.day, func.count().label("n"),
                         func.sum(case((PROBES.c.ok, 1), else_=0)).label("ok"))
-                 .where(PROBES.c.day >= first, PROBES.c.counted.is_(True))
+                 .where(PROBES.c.day >= first_day, PROBES.c.counted.is_(True))
                  .group_by(PROBES.c.model, PROBES.c.day).order_by(PROBES.c.day))
-        result: dict[str, list[dict[str, Any]]] = {}
+        result: dict[str, list[DayCount]] = {}
         with self._engine.connect() as db:
             for row in db.execute(query).mappings():
-                day = dt.date(1970, 1, 1) + dt.timedelta(days=int(row["day"]))
-                result.setdefault(row["model"], []).append(
-                    {"day": day.isoformat(), "uptime": row["ok"] / row["n"], "probes": row["n"]})
+                result.setdefault(row["model"], []).append((int(row["day"]), int(row["n"]), int(row["ok"])))
         return result
 
     def prune(self, before: float) -> None:
         with self._engine.begin() as db:
             db.execute(delete(PROBES).where(PROBES.c.at < before))
+
+
+def daily_uptimes(counts: dict[str, list[DayCount]], first_day: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """The daily bars from :meth:`ProbeHistory.day_counts`, from ``first_day`` on."""
+    return {model: [{"day": (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat(), "uptime": ok / probes,
+                     "probes": probes} for day, probes, ok in days if day >= first_day]
+            for model, days in counts.items()}
 
 
 class SummaryStore:

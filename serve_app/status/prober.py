@@ -25,10 +25,11 @@ from serve_app import tls
 from serve_app.database import connect
 from serve_app.keys import KeyStore
 from serve_app.settings import Settings
-from serve_app.status import tables
-from serve_app.status.history import DAY, Probe, ProbeHistory, Summary, SummaryStore
+from serve_app.status import availability, tables
+from serve_app.status.history import DAY, Probe, ProbeHistory, Summary, SummaryStore, daily_uptimes
 from serve_app.status.incidents import IncidentStore
 from serve_app.status.maintenance import MaintenanceStore
+from serve_app.status.probe_metrics import ProbeMetrics
 from serve_app.status.probes import ProbeResult, Probes, ProbeTarget
 from serve_app.status.states import State, Thresholds, model_state
 
@@ -36,14 +37,16 @@ logger = logging.getLogger("serve_app")
 
 PROBER_IDENTITY = "status-prober"
 HISTORY_POINTS = 60  # probes per model in the page's charts
+DAILY_BARS = 90  # days in the page's uptime bars
 JITTER = 0.1
 PRUNE_EVERY_SECONDS = 3600.0
 
 
 class Prober:
     def __init__(self, settings: Settings, targets: Sequence[ProbeTarget], engine: Engine, probes: Probes,
-                 issue_key: Callable[[], str]) -> None:
+                 issue_key: Callable[[], str], metrics: ProbeMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._targets = list(targets)
         self._thresholds = Thresholds.from_settings(settings)
         self._probes = probes
@@ -74,11 +77,14 @@ class Prober:
             logger.warning("the platform refused the status prober's key; a new one is issued next round")
             self._key = None
         kept = [result for result in results if not result.refused_prober]
-        await asyncio.to_thread(self.record, kept, time.time())
+        counted, states = await asyncio.to_thread(self.record, kept, time.time())
+        if self._metrics is not None:
+            self._metrics.record(counted, states)
         return kept
 
-    def record(self, results: Sequence[ProbeResult], now: float) -> None:
-        """Stores a round's results and brings states, incidents and summaries up to date."""
+    def record(self, results: Sequence[ProbeResult], now: float) -> tuple[list[ProbeResult], dict[str, State]]:
+        """Stores a round's results and brings states, incidents and summaries up to date. Returns the results that
+        count toward availability, and each model's state for the alerts (``unknown`` until it first answers)."""
         windows = self._maintenance.active(now)
         in_maintenance = {t.model for t in self._targets if any(w.covers(t.model, now) for w in windows)}
         models = [target.model for target in self._targets]
@@ -93,7 +99,11 @@ class Prober:
                                        self._thresholds, generative=t.kind.generative) for t in self._targets}
         states = {m: State.UNDER_MAINTENANCE if m in in_maintenance else probed[m] for m in models}
         self._incidents.reconcile({m: s for m, s in states.items() if s.is_incident and first_ok[m] is not None}, now)
-        uptimes, daily = self._history.uptimes(now), self._history.daily(now)
+        uptimes = self._history.uptimes(now)
+        first_bar = int(now // DAY) - DAILY_BARS + 1
+        counts = self._history.day_counts(min(first_bar, availability.first_day_shown(now)))
+        daily = daily_uptimes(counts, first_bar)
+        kept_since = now - self._settings.status_retention_days * DAY
         self._summaries.write([
             Summary(t.model, now, states[t.model], _since(previous.get(t.model), probed[t.model], now),
                     {"kind": t.kind.value, "unit": t.kind.unit, "first_ok_at": first_ok[t.model],
@@ -101,10 +111,14 @@ class Prober:
                      "last_probe": recent[t.model][0].public() if recent[t.model] else None,
                      "uptime": uptimes.get(t.model, dict.fromkeys(("24h", "7d", "90d"))),
                      "history": [_point(p) for p in reversed(recent[t.model][:HISTORY_POINTS])],
-                     "daily": daily.get(t.model, [])})
+                     "daily": daily.get(t.model, []),
+                     "monthly": availability.monthly(counts.get(t.model, []), now, kept_since)})
             for t in self._targets])
         if now - self._pruned_at > PRUNE_EVERY_SECONDS:
             self.prune(now)
+        uncounted = in_maintenance | starting
+        alerting = {m: states[m] if first_ok[m] is not None or m in in_maintenance else State.UNKNOWN for m in models}
+        return [r for r in results if r.model not in uncounted], alerting
 
     def prune(self, now: float) -> None:
         before = now - self._settings.status_retention_days * DAY
@@ -140,7 +154,7 @@ class StatusProber:
         client = httpx.AsyncClient(base_url=tls.probe_url(settings), verify=tls.probe_verify(settings),
                                    timeout=settings.status_probe_timeout_seconds)
         self._prober = Prober(settings, targets, engine, Probes(client),
-                              lambda: KeyStore(engine).issue_internal_key(PROBER_IDENTITY))
+                              lambda: KeyStore(engine).issue_internal_key(PROBER_IDENTITY), ProbeMetrics())
         self._task = asyncio.get_running_loop().create_task(self._prober.run_forever())
 
     async def check_health(self) -> None:

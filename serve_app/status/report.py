@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from serve_app.routing import ModelRouter
 from serve_app.settings import Settings
+from serve_app.status.availability import SLO_AVAILABILITY
 from serve_app.status.history import DAY, SummaryStore
 from serve_app.status.incidents import IncidentStore
 from serve_app.status.maintenance import MaintenanceStore
@@ -65,6 +66,7 @@ class StatusReport:
                 "unit": data.get("unit"), "last_probe": data.get("last_probe"),
                 "uptime": data.get("uptime", dict.fromkeys(("24h", "7d", "90d"))),
                 "history": data.get("history", []), "daily": data.get("daily", []),
+                "monthly": data.get("monthly", []),
             })
         overall = overall_state(State(model["state"]) for model in models)
         checked = [summary.updated_at for summary in summaries.values()]
@@ -74,6 +76,7 @@ class StatusReport:
             "state": overall.value,
             "label": _headline(overall),
             "probe_interval_seconds": self.interval,
+            "slo": {"availability": SLO_AVAILABILITY, "period": "calendar month (UTC)"},
             "checked_at": max(checked, default=None),
             "stale": not checked or now - max(checked) > self.stale_after,
             "models": models,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian packages the test suite drives, installed where missing (`make test`; serving needs none of them):
 # espeak-ng and sox speak and resample test sentences, chromium renders the status page, postgresql runs the
-# ledger on PostgreSQL. Needs root, or sudo without a password; otherwise it names what to install and fails.
+# ledger on PostgreSQL, prometheus brings promtool, which checks and unit-tests deploy/observability/'s rules.
+# Needs root, or sudo without a password; otherwise it names what to install and fails.
 set -uo pipefail
 
 declare -A CHECK=(
@@ -9,9 +10,10 @@ declare -A CHECK=(
   [sox]="command -v sox"
   [chromium]="command -v chromium"
   [postgresql]="compgen -G '/usr/lib/postgresql/*/bin/initdb'"
+  [prometheus]="command -v promtool"
 )
 missing=()
-for package in espeak-ng sox chromium postgresql; do
+for package in espeak-ng sox chromium postgresql prometheus; do
   eval "${CHECK[$package]}" >/dev/null 2>&1 || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -33,3 +35,7 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get install -y -q "${missing[@]}" \
   || { "${as_root[@]}" apt-get update -q && "${as_root[@]}" apt-get install -y -q "${missing[@]}"; } \
   || give_up
+# Only promtool is wanted from prometheus: where systemd runs, the server the package starts is stopped again.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  "${as_root[@]}" systemctl disable --now prometheus prometheus-node-exporter 2>/dev/null || true
+fi

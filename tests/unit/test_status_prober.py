@@ -4,6 +4,7 @@ engines; states, incidents, /status, /status.json and /health follow."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,10 +17,12 @@ from serve_app.database import connect
 from serve_app.keys import KeyStore
 from serve_app.settings import Settings
 from serve_app.status import routes as status_routes
+from serve_app.status.probe_metrics import ProbeMetrics
 from serve_app.status.prober import PROBER_IDENTITY, Prober
 from serve_app.status.probes import Probes, ProbeTarget
 from tests.conftest import ADMIN_TOKEN
 from tests.fakes import FakeEngine, FakeTranscriber
+from tests.unit.test_metrics import Recorded
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -37,13 +40,13 @@ async def http(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def make_prober(settings: Settings, catalog: Catalog, http: httpx.AsyncClient,
-                issue_key: Callable[[], str] | None = None) -> Prober:
+                issue_key: Callable[[], str] | None = None, metrics: ProbeMetrics | None = None) -> Prober:
     engine = connect(settings)
     prober_settings = settings.model_copy(update={"status_window_probes": 2, "status_outage_probes": 2,
                                                   "status_probe_timeout_seconds": 10})
     targets = [ProbeTarget.for_entry(entry) for entry in catalog.models]
     return Prober(prober_settings, targets, engine, Probes(http),
-                  issue_key or (lambda: KeyStore(engine).issue_internal_key(PROBER_IDENTITY)))
+                  issue_key or (lambda: KeyStore(engine).issue_internal_key(PROBER_IDENTITY)), metrics)
 
 
 @pytest.fixture
@@ -252,3 +255,48 @@ def test_a_reranker_is_probed_with_rerank() -> None:
                                        "engine_args": {"cross_encoder": True}})
     assert ProbeTarget.for_entry(entry) == ProbeTarget("r", ProbeKind.RERANK)
     assert ProbeKind.RERANK.unit == "documents/s"
+
+
+@pytest.fixture
+def recorded() -> Recorded:
+    return Recorded()
+
+
+@pytest.fixture
+def metered_prober(settings: Settings, catalog: Catalog, http: httpx.AsyncClient, recorded: Recorded) -> Prober:
+    """A prober that records its Prometheus series into stand-ins."""
+    return make_prober(settings, catalog, http, metrics=ProbeMetrics(recorded.instrument))
+
+
+async def test_status_json_reports_this_months_availability_per_model(http: httpx.AsyncClient, metered_prober: Prober,
+                                                                      engine: FakeEngine) -> None:
+    await metered_prober.round()
+    engine.fail_with = RuntimeError("engine is stuck")
+    await metered_prober.round()
+    document = await status(http)
+    assert document["slo"] == {"availability": 0.99, "period": "calendar month (UTC)"}
+    chat = by_id(document)["fake-chat"]["monthly"]
+    this_month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    assert len(chat) == 3 and chat[-1] == {"month": this_month, "availability": 0.5, "probes": 2, "met": False,
+                                           "complete": False}
+    assert by_id(document)["fake-embed"]["monthly"][-1]["met"] is True
+
+
+async def test_the_prober_exports_counted_probes_and_each_models_state(http: httpx.AsyncClient,
+                                                                       metered_prober: Prober, engine: FakeEngine,
+                                                                       transcriber: FakeTranscriber,
+                                                                       recorded: Recorded) -> None:
+    transcriber.sentences = ()  # whisper never answers: it is starting, as far as anyone knows
+    await metered_prober.round()
+    engine.fail_with = RuntimeError("engine is stuck")
+    await metered_prober.round()
+    await metered_prober.round()
+    assert recorded.total("llmaas_probes", model="fake-chat", result="ok") == 1
+    assert recorded.total("llmaas_probes", model="fake-chat", result="failed") == 2
+    assert recorded.total("llmaas_probes", model="fake-whisper", result="failed") == 0  # not counted yet
+    states = {(dict(tags)["model"], dict(tags)["state"]): value for (name, tags), value in recorded.gauges.items()
+              if name == "llmaas_model_state"}
+    assert states["fake-chat", "major_outage"] == 1 and states["fake-chat", "operational"] == 0
+    assert states["fake-whisper", "unknown"] == 1 and states["fake-whisper", "major_outage"] == 0
+    assert states["fake-embed", "operational"] == 1
+    assert sum(value for (model, _), value in states.items() if model == "fake-chat") == 1

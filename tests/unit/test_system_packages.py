@@ -21,7 +21,7 @@ def test_missing_packages_that_cannot_be_installed_are_named_with_the_command_to
 
 
 def test_nothing_is_installed_when_nothing_is_missing(tmp_path: Path) -> None:
-    for command in ("espeak-ng", "sox", "chromium"):
+    for command in ("espeak-ng", "sox", "chromium", "promtool"):
         (tmp_path / command).write_text("#!/bin/sh\n")
         (tmp_path / command).chmod(0o755)
     done = run(str(tmp_path))
