@@ -143,7 +143,8 @@ def _status_paths() -> dict[str, Any]:
     return {
         "/status": {"get": _operation("Public status page: models, uptime, TTFB, throughput, incidents", None, html,
                                       errors=())},
-        "/status.json": {"get": _operation("The status page as data", None, _JSON, errors=())},
+        "/status.json": {"get": _operation("The status page as data, with each model's availability per calendar month "
+                                           "against the 99% SLO (`slo`, `models[].monthly`)", None, _JSON, errors=())},
         "/metrics": {"get": _operation("Cluster-wide metrics in Prometheus format (the nodes are scraped at most "
                                        "every 2 s)", None, text, errors=())},
         "/admin/v1/incidents/{incident_id}": {"patch": {
