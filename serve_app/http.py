@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -115,9 +116,16 @@ def _content_length(scope: Scope) -> int | None:
 
 async def read_json(request: Request) -> dict[str, Any]:
     """The body as a JSON object, parsed once: a 400 ``invalid_json`` for anything else."""
-    body = await request.body()
+    payload = parse_json(await request.body())
+    if not isinstance(payload, dict):
+        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
+    return payload
+
+
+def parse_json(text: bytes | str) -> Any:
+    """JSON as the standard has it (no ``NaN``, no number too large for a float): a 400 ``invalid_json`` else."""
     try:
-        payload = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        return json.loads(text, parse_constant=_not_json, parse_float=_finite)
     except _NonFiniteNumberError as exc:
         raise InvalidRequestError(f"We could not parse the JSON body of your request: {exc.literal} is not a "
                                   "finite number.", code="invalid_json") from None
@@ -126,9 +134,6 @@ async def read_json(request: Request) -> dict[str, Any]:
             "We could not parse the JSON body of your request. The request body must be a JSON object.",
             code="invalid_json",
         ) from None
-    if not isinstance(payload, dict):
-        raise InvalidRequestError("The request body must be a JSON object.", code="invalid_json")
-    return payload
 
 
 class _NonFiniteNumberError(ValueError):
@@ -151,26 +156,38 @@ def _finite(literal: str) -> float:
 
 
 async def parse_body(request: Request, model: type[Model], bounds: BodyBounds | None = None) -> Model:
-    """The request body validated as ``model``; validation errors become OpenAI-style 400s upstream.
+    """The request body validated as ``model`` (:func:`validate_body`); errors become OpenAI-style 400s upstream."""
+    return validate_body(await read_json(request), model, bounds)
 
-    The body is parsed once; the shape of the parsed JSON is checked against ``bounds`` before any validation.
+
+def validate_body(payload: dict[str, Any], model: type[Model], bounds: BodyBounds | None = None) -> Model:
+    """A parsed body validated as ``model``: its shape is checked against ``bounds`` before any validation.
     Validation is strict, as JSON is: a number is not taken from a string or a boolean (``"n": true`` is a 400,
     as at OpenAI); a model whose config says ``strict=False`` is validated leniently (times given as UNIX
     seconds or ISO 8601)."""
-    payload = await read_json(request)
     if bounds is not None:
         bounds.check(payload)
     return model.model_validate(payload, strict=model.model_config.get("strict", True))
 
 
-def json_endpoint(path: str, model: type[Model], create: Callable[[Model, Caller, str], Awaitable[Response]],
-                  authenticate: Callable[[Request], Awaitable[Caller]], bounds: BodyBounds) -> Route:
-    """``POST path``: authenticate, validate the JSON body as ``model`` within ``bounds``, hand both and the
-    request id to ``create``."""
+@dataclass(frozen=True)
+class JsonOperation:
+    """An operation that takes a JSON body: its request model, and the service call that answers it (with the
+    validated body, the caller and the request id). Served over HTTP by :func:`json_endpoint`, and run from batch
+    files by ``serve_app.batches``."""
+
+    model: type[BaseModel]
+    create: Callable[[Any, Any, str], Awaitable[Response]]
+
+
+def json_endpoint(path: str, operation: JsonOperation, authenticate: Callable[[Request], Awaitable[Caller]],
+                  bounds: BodyBounds) -> Route:
+    """``POST path``: authenticate, validate the JSON body as the operation's model within ``bounds``, hand both
+    and the request id to the operation."""
 
     async def endpoint(request: Request) -> Response:
         caller = await authenticate(request)
-        body = await parse_body(request, model, bounds)
-        return await create(body, caller, request.state.request_id)
+        body = await parse_body(request, operation.model, bounds)
+        return await operation.create(body, caller, request.state.request_id)
 
     return Route(path, endpoint, methods=["POST"])

@@ -19,6 +19,8 @@ from serve_app import admin, cluster_metrics, health, metrics, models_api, opena
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.auth import Authenticator
+from serve_app.batches.assembly import BATCH_ENDPOINTS, Batches
+from serve_app.batches.worker import BatchWorker
 from serve_app.body_bounds import BodyBounds
 from serve_app.catalog import Catalog
 from serve_app.chat.images import ImagePolicy
@@ -43,7 +45,7 @@ from serve_app.governance.quotas import load_tiers
 from serve_app.governance.reporter import UsageReporter
 from serve_app.guardrails import PromptGuard
 from serve_app.guardrails.gate import GuardGate
-from serve_app.http import RequestContextMiddleware, json_endpoint
+from serve_app.http import JsonOperation, RequestContextMiddleware, json_endpoint
 from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
@@ -86,23 +88,23 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
                                  max_total_chars=settings.guard_max_total_chars)
     gate = GuardGate(guard, recorder)
     limits = RequestLimits.from_settings(settings)
-    step = GenerationStep(router, governance, limits, gate)
     images = ImagePolicy(settings.max_image_bytes, settings.image_url_allowed_hosts, settings.max_image_pixels,
                          settings.image_url_allow_private)
-    chat = ChatService(step, images)
-    completions = CompletionService(step)
-    embeddings = EmbeddingService(router, governance)
-    rerank = RerankService(router, governance, gate)
-    responses = ResponsesService(step, images)
+    operations = json_operations(router, governance, limits, gate, images)
+    # Batches run the same operations at the batch price, their usage sent to the meter before results are kept.
+    batch_router = ModelRouter(catalog.at_batch_prices(), engines, today) if today \
+        else ModelRouter(catalog.at_batch_prices(), engines)
+    batch_reporter = UsageReporter(leased, settings.metering_retry_seconds, 0.0, holdings)
+    batch_operations = json_operations(batch_router, Governance(tiers, leased, batch_reporter, holdings), limits, gate,
+                                       images)
+    batches = Batches(settings, database, {path: batch_operations[path] for path in BATCH_ENDPOINTS})
+    worker = batches.worker(store, Ledger(database), batch_reporter)
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
     routes = [
         *models_api.routes(router, auth, governance),
-        json_endpoint("/v1/chat/completions", ChatCompletionRequest, chat.create, auth.api_key, bounds),
-        json_endpoint("/v1/completions", CompletionRequest, completions.create, auth.api_key, bounds),
-        json_endpoint("/v1/responses", ResponseCreateRequest, responses.create, auth.api_key, bounds),
-        json_endpoint("/v1/embeddings", EmbeddingCreateRequest, embeddings.create, auth.api_key, bounds),
-        *(json_endpoint(path, RerankCreateRequest, rerank.create, auth.api_key, bounds) for path in RERANK_PATHS),
+        *(json_endpoint(path, operation, auth.api_key, bounds) for path, operation in operations.items()),
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
+        *batches.routes(auth, bounds),
         *usage_api.routes(Ledger(database), auth, tiers),
         *admin.routes(store, cache, auth, tiers),
         *health.routes(monitor),
@@ -112,11 +114,26 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     ]
     app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
-                    lifespan=_lifespan(monitor, reporter, holdings))
+                    lifespan=_lifespan(monitor, reporter, holdings, worker))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
-                                    prefix_limits={audio_routes.PREFIX: audio_limit},
+                                    prefix_limits={audio_routes.PREFIX: audio_limit,
+                                                   **batches.body_limits(settings.max_body_bytes)},
                                     body_timeout=settings.body_timeout_seconds)
+
+
+def json_operations(router: ModelRouter, governance: Governance, limits: RequestLimits, gate: GuardGate,
+                    images: ImagePolicy) -> dict[str, JsonOperation]:
+    """The operations that take a JSON body, by path: served over HTTP, and run from batch files."""
+    step = GenerationStep(router, governance, limits, gate)
+    rerank = RerankService(router, governance, gate)
+    return {
+        "/v1/chat/completions": JsonOperation(ChatCompletionRequest, ChatService(step, images).create),
+        "/v1/completions": JsonOperation(CompletionRequest, CompletionService(step).create),
+        "/v1/responses": JsonOperation(ResponseCreateRequest, ResponsesService(step, images).create),
+        "/v1/embeddings": JsonOperation(EmbeddingCreateRequest, EmbeddingService(router, governance).create),
+        **{path: JsonOperation(RerankCreateRequest, rerank.create) for path in RERANK_PATHS},
+    }
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=2048)
@@ -142,17 +159,21 @@ Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
 SHUTDOWN_FLUSH_SECONDS = 15.0  # within Serve's graceful shutdown (20 s by default)
 
 
-def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: Holdings) -> Lifespan:
-    """The replica's life: models are checked in the background from its start (serve_app.health), and its
-    reservations at the metering actor kept alive (serve_app.governance.holdings); when it stops, the usage
-    records still queued go to the metering actor before it ends."""
+def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: Holdings,
+              worker: BatchWorker) -> Lifespan:
+    """The replica's life: models are checked in the background from its start (serve_app.health), its
+    reservations at the metering actor kept alive (serve_app.governance.holdings), and batches run
+    (serve_app.batches.worker); when it stops, the usage records still queued go to the metering actor before it
+    ends."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         monitor.start()
         holdings.start()
+        worker.start()
         try:
             yield
         finally:
+            await worker.stop()
             await monitor.stop()
             await holdings.stop()
             try:

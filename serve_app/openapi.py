@@ -14,6 +14,8 @@ from starlette.routing import Route
 from serve_app.admin import CreateKeyRequest, UpdateKeyRequest
 from serve_app.apidocs import render_docs
 from serve_app.audio.protocol import CreateTranscriptionRequest, CreateTranslationRequest
+from serve_app.batches import apispec as batch_spec
+from serve_app.batches.protocol import BatchCreateRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
@@ -165,8 +167,8 @@ def _status_paths() -> dict[str, Any]:
 
 def build_openapi() -> dict[str, Any]:
     bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, ResponseCreateRequest,
-                                     EmbeddingCreateRequest, RerankCreateRequest, CreateKeyRequest, UpdateKeyRequest,
-                                     *_STATUS_BODIES]
+                                     EmbeddingCreateRequest, RerankCreateRequest, BatchCreateRequest, CreateKeyRequest,
+                                     UpdateKeyRequest, *_STATUS_BODIES]
     forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
     _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
                                     ref_template="#/components/schemas/{model}")
@@ -234,6 +236,7 @@ def build_openapi() -> dict[str, Any]:
                                                  errors=(400, 401, 403, 503)), "parameters": usage_filters}},
     }
     paths.update(_status_paths())
+    paths.update(batch_spec.paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "llmaas", "version": "0.1.0",
@@ -244,7 +247,8 @@ def build_openapi() -> dict[str, Any]:
                                 "`x-client-request-id`."},
         "paths": paths,
         "components": {
-            "schemas": {**schemas.get("$defs", {}), "ErrorResponse": _ERROR_SCHEMA},
+            "schemas": {**schemas.get("$defs", {}), "ErrorResponse": _ERROR_SCHEMA,
+                        "BatchFile": batch_spec.FILE_OBJECT},
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "An API key, sk-..."},
                                 "adminToken": {"type": "http", "scheme": "bearer",
                                                "description": "LLMAAS_ADMIN_TOKEN, or a JWT from the OIDC issuer"}},

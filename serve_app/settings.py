@@ -165,6 +165,21 @@ class Settings(BaseModel):
     status_retention_days: int = Field(
         default=90, ge=1, description="How long probe results, incidents and maintenance windows are kept."
     )
+    batch_secret: str | None = Field(
+        default=None,
+        description="The operator's secret under which a running batch's file key is kept, so that the batch goes on "
+                    "after a restart (default: LLMAAS_ADMIN_TOKEN; with neither, batches are refused).")
+    batch_max_file_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest batch input file.")
+    batch_max_requests: int = Field(default=50_000, gt=0, description="Most requests in one batch input file.")
+    batch_max_in_flight: int = Field(
+        default=4, ge=1, description="Batches an API key may have in flight at once, across the cluster (429 beyond).")
+    batch_retention_hours: float = Field(
+        default=168.0, gt=0, le=168,
+        description="Batch files left undownloaded are deleted this long after their creation (at most 7 days).")
+    batch_concurrency: int = Field(
+        default=2, ge=1,
+        description="Requests of a batch an ingress replica runs at once: batches fill the capacity interactive "
+                    "traffic leaves, and never hold more of it than this.")
     tls_cert: Path | None = Field(
         default=None,
         description="PEM certificate (chain) that every HTTP port Serve opens presents; with tls_key, TLS 1.3 only.",

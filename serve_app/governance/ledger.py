@@ -103,6 +103,13 @@ class Ledger:
         with self._engine.begin() as db:
             db.execute(USAGE.delete().where(USAGE.c.request_id.in_(list(request_ids))))
 
+    def completed_under(self, prefix: str) -> list[str]:
+        """The request ids starting with ``prefix`` whose requests completed (a batch's lines already billed)."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._engine.connect() as db:
+            return list(db.execute(select(USAGE.c.request_id).where(
+                USAGE.c.request_id.like(pattern, escape="\\"), USAGE.c.outcome == "completed")).scalars())
+
     def count(self) -> int:
         with self._engine.connect() as db:
             return int(db.execute(select(func.count()).select_from(USAGE)).scalar_one())

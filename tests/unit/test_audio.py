@@ -20,13 +20,13 @@ from starlette.testclient import TestClient
 from serve_app.audio.duration import check_duration, container_seconds, tolerated
 from serve_app.audio.formats import timestamp
 from serve_app.audio.languages import LANGUAGES
-from serve_app.audio.routes import InMemoryMultiPartParser
 from serve_app.catalog import Catalog
 from serve_app.database import connect
 from serve_app.errors import InvalidRequestError
 from serve_app.governance.ledger import USAGE
 from serve_app.governance.meter import MeterCore
 from serve_app.ingress import build_asgi_app
+from serve_app.multipart import InMemoryMultiPartParser
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.fakes import FakeTranscriber, wav
@@ -190,7 +190,8 @@ async def test_uploads_stay_in_memory_past_starlettes_spool_size() -> None:
         for start in range(0, len(body), 65536):
             yield body[start:start + 65536]
 
-    parser = InMemoryMultiPartParser(Headers(dict(request.headers)), stream(), max_file_bytes=4 << 20)
+    parser = InMemoryMultiPartParser(Headers(dict(request.headers)), stream(), max_file_bytes=4 << 20,
+                                     what="audio file")
     upload = (await parser.parse())["file"]
     assert isinstance(upload, UploadFile) and upload.size == 3 << 20
     assert not upload.file._rolled  # type: ignore[attr-defined]  # SpooledTemporaryFile: never written to disk

@@ -1,0 +1,259 @@
+"""The Batch API in-process (stand-in engines): the official ``openai`` SDK's files and batches calls, results
+that match the requests sent one by one, the batch price in the ledger, files kept only sealed and gone once
+downloaded, the key the client holds, and the limits."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from sqlalchemy import bindparam, text
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp
+
+from serve_app.batches.blobs import Blobs
+from serve_app.batches.crypto import KeyMismatchError, new_file_key
+from serve_app.batches.store import BatchStore, InFlightLimitError
+from serve_app.catalog import Catalog
+from serve_app.database import connect
+from serve_app.governance.meter import MeterCore
+from serve_app.guardrails import PromptGuard
+from serve_app.ingress import build_asgi_app
+from serve_app.settings import Settings
+from tests.conftest import ADMIN_TOKEN
+from tests.fakes import FakeEmbedder, FakeEngine
+from tests.support.batches import KEY_HEADER, download, wait_for_batch
+
+MARKER = "zebra-marker-4471"
+
+
+@pytest.fixture
+def priced_catalog(catalog: Catalog) -> Catalog:
+    models = [m.model_copy(update={"pricing": m.pricing.model_copy(update={"input_per_million": 10.0,
+                                                                           "output_per_million": 30.0})})
+              for m in catalog.models]
+    return catalog.model_copy(update={"models": models})
+
+
+@pytest.fixture
+def batch_app(settings: Settings, priced_catalog: Catalog, engine: FakeEngine, embedder: FakeEmbedder,
+              meter: MeterCore, prompt_guard: PromptGuard) -> ASGIApp:
+    settings = settings.model_copy(update={"batch_max_in_flight": 2, "batch_max_requests": 50})
+    return build_asgi_app(settings, priced_catalog, {"fake-chat": engine, "fake-embed": embedder}, meter,
+                          guard=prompt_guard)
+
+
+@pytest.fixture
+def sdk(batch_app: ASGIApp) -> Iterator[openai.OpenAI]:
+    with TestClient(batch_app) as http:
+        created = http.post("/admin/v1/keys", json={"name": "batches"},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        yield openai.OpenAI(api_key=created.json()["key"], base_url="http://testserver/v1", http_client=http,
+                            max_retries=0)
+
+
+def chat_line(custom_id: str, content: str = f"Say hello {MARKER}", **body: Any) -> dict[str, Any]:
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "fake-chat", "messages": [{"role": "user", "content": content}], **body}}
+
+
+def jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def upload(sdk: openai.OpenAI, lines: list[dict[str, Any]]) -> tuple[str, str]:
+    created = sdk.files.create(file=("requests.jsonl", io.BytesIO(jsonl(lines))), purpose="batch")
+    assert created.purpose == "batch" and created.filename == "requests.jsonl"
+    return created.id, created.model_extra["file_key"]  # type: ignore[index]
+
+
+def run_batch(sdk: openai.OpenAI, lines: list[dict[str, Any]], endpoint: str = "/v1/chat/completions") -> Any:
+    file_id, file_key = upload(sdk, lines)
+    batch = sdk.batches.create(input_file_id=file_id, endpoint=endpoint, completion_window="24h",  # type: ignore[arg-type]
+                               metadata={"job": "nightly"}, extra_headers={KEY_HEADER: file_key})
+    assert batch.status == "validating" and batch.request_counts is not None
+    assert batch.request_counts.total == len(lines)
+    return wait_for_batch(sdk, batch.id, 30), file_key
+
+
+def test_a_batch_answers_as_one_by_one_requests_do_and_is_billed_at_the_batch_price(
+        sdk: openai.OpenAI, settings: Settings) -> None:
+    lines = [chat_line(f"req-{i}", max_tokens=3 + i % 2) for i in range(6)]
+    lines.append(chat_line("too-long", max_tokens=1000))  # more than the context: this line fails alone
+    batch, file_key = run_batch(sdk, lines)
+    assert batch.status == "completed" and batch.metadata == {"job": "nightly"}
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (6, 1)
+    output = download(sdk, batch.output_file_id, file_key)
+    one_by_one = sdk.chat.completions.create(model="fake-chat", max_tokens=3,
+                                             messages=[{"role": "user", "content": f"Say hello {MARKER}"}])
+    answer = output["req-0"]["response"]
+    assert answer["status_code"] == 200 and answer["body"]["object"] == "chat.completion"
+    assert answer["body"]["choices"][0]["message"]["content"] == one_by_one.choices[0].message.content
+    errors = download(sdk, batch.error_file_id, file_key)
+    assert errors["too-long"]["response"]["status_code"] == 400
+    assert errors["too-long"]["response"]["body"]["error"]["code"] == "context_length_exceeded"
+    tokens_in = sum(r["response"]["body"]["usage"]["prompt_tokens"] for r in output.values())
+    tokens_out = sum(r["response"]["body"]["usage"]["completion_tokens"] for r in output.values())
+    assert batch.usage is not None and (batch.usage.input_tokens, batch.usage.output_tokens) == (tokens_in, tokens_out)
+    request_ids = [r["response"]["request_id"] for r in output.values()]
+    with connect(settings).connect() as db:
+        rows = db.execute(text("SELECT prompt_tokens, completion_tokens, cost_usd FROM usage_records WHERE "
+                               "request_id LIKE :p"), {"p": batch.id + "-%"}).all()
+        billed = db.execute(text("SELECT count(*) FROM usage_records WHERE request_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)), {"ids": request_ids}).scalar()
+    completed = [row for row in rows if row[0] or row[1]]
+    assert billed == 6 and sum(r[0] for r in completed) == tokens_in and sum(r[1] for r in completed) == tokens_out
+    half_price = (tokens_in * 10.0 + tokens_out * 30.0) / 1e6 * 0.5
+    assert sum(r[2] for r in rows) == pytest.approx(half_price)
+
+
+def test_files_are_sealed_readable_only_with_the_clients_key_and_gone_once_downloaded(
+        sdk: openai.OpenAI, settings: Settings) -> None:
+    batch, file_key = run_batch(sdk, [chat_line("a"), chat_line("b")])
+    stored = b"".join(path.read_bytes() for path in settings.data_dir.rglob("*") if path.is_file())
+    assert MARKER.encode() not in stored and b"Paris" not in stored  # neither the prompts nor the answers
+    other_key = "A" * 43
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.content(batch.output_file_id, extra_headers={KEY_HEADER: other_key})
+    assert refused.value.code == "invalid_file_key"
+    with pytest.raises(openai.BadRequestError) as missing:
+        sdk.files.content(batch.output_file_id)
+    assert missing.value.code == "missing_file_key"
+    assert len(download(sdk, batch.output_file_id, file_key)) == 2
+    with pytest.raises(openai.NotFoundError):  # read once: gone
+        sdk.files.content(batch.output_file_id, extra_headers={KEY_HEADER: file_key})
+    with pytest.raises(openai.NotFoundError):  # the input file went when the batch ended
+        sdk.files.retrieve(batch.input_file_id)
+    assert not [p for p in (settings.data_dir / "batches").iterdir() if batch.id + "_output" in p.name]
+
+
+def test_a_batch_needs_the_files_key(sdk: openai.OpenAI) -> None:
+    file_id, file_key = upload(sdk, [chat_line("a")])
+    with pytest.raises(openai.BadRequestError) as missing:
+        sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert missing.value.code == "missing_file_key"
+    wrong = new_file_key().hex()[:43]
+    with pytest.raises(openai.BadRequestError) as bad:
+        sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h",
+                           extra_headers={KEY_HEADER: wrong})
+    assert bad.value.code == "invalid_file_key"
+    with pytest.raises(openai.BadRequestError) as endpoint:
+        sdk.batches.create(input_file_id=file_id, endpoint="/v1/embeddings", completion_window="24h",
+                           extra_headers={KEY_HEADER: file_key})
+    assert endpoint.value.param == "endpoint"
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"not json\n", "invalid_json_line"),
+    (jsonl([chat_line("a"), chat_line("a")]), "duplicate_custom_id"),
+    (jsonl([chat_line("a"), {**chat_line("b"), "url": "/v1/embeddings"}]), "mixed_endpoints"),
+    (jsonl([chat_line("a", stream=True)]), "invalid_json_line"),
+    (jsonl([{**chat_line("a"), "url": "/v1/audio/transcriptions"}]), "invalid_url"),
+    (jsonl([chat_line(str(i)) for i in range(51)]), "too_many_requests"),
+    (b"\n\n", "empty_file"),
+    (b"\xff\xfe", "invalid_batch_file"),
+])
+def test_bad_batch_files_are_400s_naming_the_line(sdk: openai.OpenAI, content: bytes, code: str) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.create(file=("bad.jsonl", io.BytesIO(content)), purpose="batch")
+    assert refused.value.code == code and refused.value.param == "file"
+
+
+def test_only_batch_files_are_taken(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.files.create(file=("a.jsonl", io.BytesIO(jsonl([chat_line("a")]))), purpose="fine-tune")
+    assert refused.value.param == "purpose"
+
+
+def test_embeddings_batches_and_listing(sdk: openai.OpenAI) -> None:
+    lines = [{"custom_id": f"e{i}", "method": "POST", "url": "/v1/embeddings",
+              "body": {"model": "fake-embed", "input": f"text {i}"}} for i in range(3)]
+    batch, file_key = run_batch(sdk, lines, endpoint="/v1/embeddings")
+    assert batch.request_counts.completed == 3
+    listed = sdk.batches.list(limit=5)
+    assert batch.id in [b.id for b in listed.data]
+    assert batch.output_file_id in [f.id for f in sdk.files.list(purpose="batch_output")]
+    output = download(sdk, batch.output_file_id, file_key)
+    assert output["e1"]["response"]["body"]["object"] == "list"
+
+
+def test_a_cancelled_batch_ends_with_its_unrun_lines_in_the_error_file(sdk: openai.OpenAI, engine: FakeEngine) -> None:
+    engine.delay = 0.3
+    file_id, file_key = upload(sdk, [chat_line(f"c{i}") for i in range(20)])
+    batch = sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h",
+                               extra_headers={KEY_HEADER: file_key})
+    assert sdk.batches.cancel(batch.id).status in {"cancelling", "cancelled"}
+    ended = wait_for_batch(sdk, batch.id, 30)
+    assert ended.status == "cancelled" and ended.request_counts.completed < 20
+    errors = download(sdk, ended.error_file_id, file_key)
+    assert {e["error"]["code"] for e in errors.values() if e["error"]} == {"batch_cancelled"}
+    assert ended.request_counts.completed + ended.request_counts.failed == 20
+
+
+def test_a_keys_batches_in_flight_are_bounded(sdk: openai.OpenAI, engine: FakeEngine) -> None:
+    engine.delay = 0.5
+    created = []
+    for _ in range(2):
+        file_id, file_key = upload(sdk, [chat_line(f"x{i}") for i in range(5)])
+        created.append(sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions",
+                                          completion_window="24h", extra_headers={KEY_HEADER: file_key}))
+    file_id, file_key = upload(sdk, [chat_line("y")])
+    with pytest.raises(openai.RateLimitError) as refused:
+        sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h",
+                           extra_headers={KEY_HEADER: file_key})
+    assert refused.value.code == "batch_limit_reached"
+    for batch in created:
+        sdk.batches.cancel(batch.id)
+
+
+def test_the_in_flight_slots_hold_under_racing_creations(settings: Settings) -> None:
+    store = BatchStore(connect(settings))
+    taken: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def create(n: int) -> None:
+        barrier.wait()
+        row = {"id": f"batch_{n}", "key_id": "key_race", "status": "validating", "endpoint": "/v1/completions",
+               "input_file_id": f"file-{n}", "input_blob": f"in_{n}", "completion_window": "24h", "total": 1,
+               "output_retention": 60, "created_at": 0, "expires_at": 10}
+        try:
+            store.create_batch(row, max_in_flight=3)
+            taken.append(row["id"])
+        except InFlightLimitError:
+            pass
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(taken) == 3
+    assert store.finish(taken[0], "cancelled", 1, None, None) and not store.finish(taken[0], "cancelled", 1, None, None)
+    with connect(settings).connect() as db:
+        assert db.execute(text("SELECT in_flight FROM batch_slots WHERE key_id = 'key_race'")).scalar() == 2
+
+
+def test_sealed_blobs_refuse_a_wrong_key_and_a_torn_record(tmp_path: Path) -> None:
+    blobs = Blobs(tmp_path)
+    key = new_file_key()
+    blobs.write("in_1", key, [b"one", b"two"])
+    assert list(blobs.read("in_1", key)) == [b"one", b"two"]
+    with pytest.raises(KeyMismatchError):
+        list(blobs.read("in_1", new_file_key()))
+    appender = blobs.appender("out_1", key)
+    appender.append(b"first")
+    with blobs.path("out_1").open("ab") as out:
+        out.write(b"\x00\x00\x01\x00partial")  # a crash in the middle of an append
+    resumed = blobs.appender("out_1", key)
+    resumed.append(b"second")
+    assert list(blobs.read("out_1", key)) == [b"first", b"second"] and resumed.count == 2
+    moved = tmp_path / "in_2.sealed"
+    moved.write_bytes(blobs.path("in_1").read_bytes())  # a record is bound to its file: a copy does not open
+    with pytest.raises(KeyMismatchError):
+        list(blobs.read("in_2", key))
