@@ -49,6 +49,7 @@ class GenerationRequest:
     prompts: list[str | list[int]] | None = None
     tools: ToolCalling | None = None
     template_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. reasoning_effort, where the template reads it
+    background: bool = False  # a batch line: it waits for the replica to be free of interactive requests
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ray import serve
 
+from deployments.background_gate import BackgroundGate
 from deployments.echo import Echo
 from deployments.llm_protocol import GenerationChunk, GenerationRequest, SamplingOptions
 from deployments.logprobs import token_entries
@@ -64,8 +65,22 @@ class VLLMDeployment:
         self._reasoning_parser = entry.reasoning_parser
         self._chat_template = read_chat_template(entry.chat_template)
         self._template_kwargs = dict(entry.chat_template_kwargs)
+        self._gate = BackgroundGate()
+        # With vLLM's priority scheduling (catalog engine_args `scheduling_policy: priority`), batch lines also
+        # yield to interactive requests inside the engine's own batches.
+        self._priority_scheduling = entry.engine_args.get("scheduling_policy") == "priority"
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        if request.background:
+            await self._gate.background()
+            async for chunk in self._generate(request):
+                yield chunk
+            return
+        with self._gate.interactive():
+            async for chunk in self._generate(request):
+                yield chunk
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         from vllm.exceptions import VLLMValidationError
         from vllm.utils.async_utils import merge_async_iterators
 
@@ -77,10 +92,11 @@ class VLLMDeployment:
         sampling = request.sampling
         tokenizer = cast(Any, self._engine.renderer.tokenizer)
         echo = Echo(sampling.logprobs, tokenizer.decode) if sampling.echo else None
+        priority = int(request.background and self._priority_scheduling)  # non-zero only where vLLM takes it
         try:
             streams = [
                 self._engine.generate(engine_input, self._sampling_params(sampling, length, calls),
-                                      f"{request.request_id}-{index}")
+                                      f"{request.request_id}-{index}", priority=priority)
                 for index, (engine_input, length) in enumerate(zip(inputs, prompt_lengths, strict=True))
             ]
             n = sampling.n

@@ -7,6 +7,7 @@ what the guard inspects), the engine request it makes, and how its answer and st
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -74,11 +75,13 @@ class Endpoint(Protocol):
 
 
 class GenerationStep:
-    def __init__(self, router: ModelRouter, governance: Governance, limits: RequestLimits, gate: GuardGate) -> None:
+    def __init__(self, router: ModelRouter, governance: Governance, limits: RequestLimits, gate: GuardGate,
+                 background: bool = False) -> None:
         self._router = router
         self._governance = governance
         self._limits = limits
         self._gate = gate
+        self._background = background  # batch lines: the engines serve interactive requests first
 
     async def run(self, endpoint: Endpoint, key: ApiKey, request_id: str) -> Response:
         plan = endpoint.plan()
@@ -100,6 +103,8 @@ class GenerationStep:
             await endpoint.prepare()
         await self._gate.apply(ticket, quotas.guard, plan.guard, model=plan.model, param=plan.prompt_param)
         request = endpoint.request(request_id, limit.max_tokens)  # after prepare(): with what it fetched
+        if self._background:
+            request = dataclasses.replace(request, background=True)
         chunks = ticket.meter_stream(generate(engine, request, limit))
         if plan.stream:
             response: Response = await stream_response(endpoint.events(chunks, ids), request_id)

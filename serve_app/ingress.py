@@ -96,7 +96,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         else ModelRouter(catalog.at_batch_prices(), engines)
     batch_reporter = UsageReporter(leased, settings.metering_retry_seconds, 0.0, holdings)
     batch_operations = json_operations(batch_router, Governance(tiers, leased, batch_reporter, holdings), limits, gate,
-                                       images)
+                                       images, background=True)
     batches = Batches(settings, database, {path: batch_operations[path] for path in BATCH_ENDPOINTS})
     worker = batches.worker(store, Ledger(database), batch_reporter)
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
@@ -123,9 +123,10 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
 
 
 def json_operations(router: ModelRouter, governance: Governance, limits: RequestLimits, gate: GuardGate,
-                    images: ImagePolicy) -> dict[str, JsonOperation]:
-    """The operations that take a JSON body, by path: served over HTTP, and run from batch files."""
-    step = GenerationStep(router, governance, limits, gate)
+                    images: ImagePolicy, background: bool = False) -> dict[str, JsonOperation]:
+    """The operations that take a JSON body, by path: served over HTTP, and run from batch files (``background``:
+    generation waits for the engines to be free of interactive requests)."""
+    step = GenerationStep(router, governance, limits, gate, background)
     rerank = RerankService(router, governance, gate)
     return {
         "/v1/chat/completions": JsonOperation(ChatCompletionRequest, ChatService(step, images).create),

@@ -6,8 +6,9 @@ end. A line's usage reaches the metering actor before its result is written, so 
 Each run of a line has its own request id, prefixed by the line's place in the batch; a batch taken over after a
 crash runs a line whose run the ledger already holds as completed (its result was lost) again under that run's
 id, which the ledger counts once: no line is billed twice, and a run that failed or was cut off (metered with
-what it consumed) does not hide the next one. At most ``concurrency`` lines of a batch run at once, so that the
-models' capacity goes to interactive requests first.
+what it consumed) does not hide the next one. At most ``concurrency`` lines of a batch run at once, each marked as
+background work, which the model replicas hold back while they serve interactive requests
+(``deployments.background_gate``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from serve_app.http import JsonOperation
 from serve_app.keys import ApiKey, KeyStore
 
 LOGGER = logging.getLogger("serve_app")
-CLAIM_SECONDS = 30.0  # a claim not renewed for this long passes to another replica
+CLAIM_SECONDS = 15.0  # a claim not renewed for this long passes to another replica
 RENEW_SECONDS = 2.0  # how often a running batch renews its claim and looks for a cancellation
 POLL_SECONDS = 1.0
 MAX_RETRY_WAIT_SECONDS = 30.0

@@ -83,7 +83,7 @@ def run_batch(sdk: openai.OpenAI, lines: list[dict[str, Any]], endpoint: str = "
 
 
 def test_a_batch_answers_as_one_by_one_requests_do_and_is_billed_at_the_batch_price(
-        sdk: openai.OpenAI, settings: Settings) -> None:
+        sdk: openai.OpenAI, settings: Settings, engine: FakeEngine) -> None:
     lines = [chat_line(f"req-{i}", max_tokens=3 + i % 2) for i in range(6)]
     lines.append(chat_line("too-long", max_tokens=1000))  # more than the context: this line fails alone
     batch, file_key = run_batch(sdk, lines)
@@ -93,6 +93,7 @@ def test_a_batch_answers_as_one_by_one_requests_do_and_is_billed_at_the_batch_pr
     one_by_one = sdk.chat.completions.create(model="fake-chat", max_tokens=3,
                                              messages=[{"role": "user", "content": f"Say hello {MARKER}"}])
     answer = output["req-0"]["response"]
+    assert [r.background for r in engine.requests] == [True] * 7 + [False]  # batch lines yield to interactive ones
     assert answer["status_code"] == 200 and answer["body"]["object"] == "chat.completion"
     assert answer["body"]["choices"][0]["message"]["content"] == one_by_one.choices[0].message.content
     errors = download(sdk, batch.error_file_id, file_key)
