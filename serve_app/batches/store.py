@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Engine,
     Float,
@@ -47,8 +48,8 @@ FILES = Table(
     Column("lines", Integer, nullable=False),
     Column("endpoint", String(64)),  # the url of every line of an input file
     Column("blob", String(64), nullable=False),
-    Column("created_at", Integer, nullable=False),
-    Column("expires_at", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),  # UNIX seconds
+    Column("expires_at", BigInteger, nullable=False),
     Index("batch_files_by_key", "key_id", "created_at"),
 )
 
@@ -75,7 +76,7 @@ BATCHES = Table(
     Column("wrapped_key", LargeBinary),  # the file key under the operator's secret, only while the batch runs
     Column("claimed_by", String(64)),
     Column("claimed_until", Float),
-    *(Column(name, Integer) for name in ("created_at", "in_progress_at", "finalizing_at", "completed_at",
+    *(Column(name, BigInteger) for name in ("created_at", "in_progress_at", "finalizing_at", "completed_at",
                                           "failed_at", "expired_at", "cancelling_at", "cancelled_at", "expires_at")),
     Index("batches_by_key", "key_id", "created_at"),
     Index("batches_by_status", "status"),

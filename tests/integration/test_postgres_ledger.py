@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
+from serve_app.batches.store import BatchStore
 from serve_app.database import connect
 from serve_app.errors import ServiceUnavailableError
 from serve_app.governance.ledger import Ledger, UsageQuery
@@ -19,6 +20,7 @@ from serve_app.governance.records import AdmissionRequest, UsageRecord
 from serve_app.governance.spool import DRAIN_RETRY_SECONDS
 from serve_app.keys import KeyCache, KeyStore, hash_secret
 from serve_app.settings import Settings
+from tests.support.batches import check_store_under_races
 from tests.support.postgres import PostgresServer, running_postgres
 
 
@@ -129,3 +131,17 @@ async def test_usage_is_kept_while_postgres_is_down_and_reaches_the_ledger_once_
     restarted = MeterCore(settings)  # and a new incarnation counts each of them once
     status = (await restarted.admit(AdmissionRequest(key, f"{key}-after", limits))).statuses[0]
     assert status.used == rows[0]["total_tokens"]
+
+
+def test_the_batch_store_holds_under_racing_replicas_on_postgres(settings: Settings) -> None:
+    check_store_under_races(BatchStore(connect(settings)), "key_pg_race")
+
+
+def test_a_batchs_billed_runs_are_found_by_their_prefix_on_postgres(settings: Settings) -> None:
+    ledger = Ledger(connect(settings))
+    records = [UsageRecord(request_id=rid, key_id="key_b", model="m", endpoint="chat.completions", prompt_tokens=1,
+                           completion_tokens=1, outcome=outcome, ended_at=time.time())
+               for rid, outcome in (("batch_x-1-aa", "completed"), ("batch_x-2-bb", "error"),
+                                    ("batch_xy-1-cc", "completed"), ("batch%x-1-dd", "completed"))]
+    ledger.write(records)
+    assert ledger.completed_under("batch_x-") == ["batch_x-1-aa"]  # `_` and `%` are not wildcards

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +19,18 @@ from starlette.types import ASGIApp
 
 from serve_app.batches.blobs import Blobs
 from serve_app.batches.crypto import KeyMismatchError, new_file_key
-from serve_app.batches.store import BatchStore, InFlightLimitError
+from serve_app.batches.store import BatchStore
 from serve_app.catalog import Catalog
 from serve_app.database import connect
+from serve_app.governance.ledger import Ledger
 from serve_app.governance.meter import MeterCore
+from serve_app.governance.records import UsageRecord
 from serve_app.guardrails import PromptGuard
 from serve_app.ingress import build_asgi_app
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.fakes import FakeEmbedder, FakeEngine
-from tests.support.batches import KEY_HEADER, download, wait_for_batch
+from tests.support.batches import KEY_HEADER, check_store_under_races, download, wait_for_batch
 
 MARKER = "zebra-marker-4471"
 
@@ -213,31 +215,8 @@ def test_a_keys_batches_in_flight_are_bounded(sdk: openai.OpenAI, engine: FakeEn
         sdk.batches.cancel(batch.id)
 
 
-def test_the_in_flight_slots_hold_under_racing_creations(settings: Settings) -> None:
-    store = BatchStore(connect(settings))
-    taken: list[str] = []
-    barrier = threading.Barrier(8)
-
-    def create(n: int) -> None:
-        barrier.wait()
-        row = {"id": f"batch_{n}", "key_id": "key_race", "status": "validating", "endpoint": "/v1/completions",
-               "input_file_id": f"file-{n}", "input_blob": f"in_{n}", "completion_window": "24h", "total": 1,
-               "output_retention": 60, "created_at": 0, "expires_at": 10}
-        try:
-            store.create_batch(row, max_in_flight=3)
-            taken.append(row["id"])
-        except InFlightLimitError:
-            pass
-
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(taken) == 3
-    assert store.finish(taken[0], "cancelled", 1, None, None) and not store.finish(taken[0], "cancelled", 1, None, None)
-    with connect(settings).connect() as db:
-        assert db.execute(text("SELECT in_flight FROM batch_slots WHERE key_id = 'key_race'")).scalar() == 2
+def test_the_store_holds_under_racing_replicas(settings: Settings) -> None:
+    check_store_under_races(BatchStore(connect(settings)), "key_race")
 
 
 def test_sealed_blobs_refuse_a_wrong_key_and_a_torn_record(tmp_path: Path) -> None:
@@ -258,3 +237,41 @@ def test_sealed_blobs_refuse_a_wrong_key_and_a_torn_record(tmp_path: Path) -> No
     moved.write_bytes(blobs.path("in_1").read_bytes())  # a record is bound to its file: a copy does not open
     with pytest.raises(KeyMismatchError):
         list(blobs.read("in_2", key))
+
+
+def test_a_batchs_billed_runs_are_found_by_their_prefix(settings: Settings) -> None:
+    ledger = Ledger(connect(settings))
+    ledger.write([UsageRecord(request_id=rid, key_id="k", model="m", endpoint="chat.completions", outcome=outcome,
+                              ended_at=time.time())
+                  for rid, outcome in (("batch_x-1-aa", "completed"), ("batch_x-2-bb", "error"),
+                                       ("batch_xy-1-cc", "completed"), ("batch%x-1-dd", "completed"))])
+    assert ledger.completed_under("batch_x-") == ["batch_x-1-aa"]  # `_` and `%` are not wildcards
+
+
+def test_an_expired_file_is_gone_from_the_database_and_the_disk(sdk: openai.OpenAI, settings: Settings) -> None:
+    file_id, _ = upload(sdk, [chat_line("a")])
+    assert list((settings.data_dir / "batches").iterdir())
+    with connect(settings).begin() as db:
+        db.execute(text("UPDATE batch_files SET expires_at = 0 WHERE id = :id"), {"id": file_id})
+    deadline = time.monotonic() + 10
+    while list((settings.data_dir / "batches").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list((settings.data_dir / "batches").iterdir())
+    with pytest.raises(openai.NotFoundError):
+        sdk.files.retrieve(file_id)
+
+
+def test_a_batch_past_its_window_expires_with_its_unrun_lines_in_the_error_file(
+        sdk: openai.OpenAI, settings: Settings, engine: FakeEngine) -> None:
+    engine.delay = 0.2
+    file_id, file_key = upload(sdk, [chat_line(f"w{i}") for i in range(30)])
+    batch = sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h",
+                               extra_headers={KEY_HEADER: file_key})
+    with connect(settings).begin() as db:  # its 24 hours have passed
+        db.execute(text("UPDATE batches SET expires_at = 0 WHERE id = :id"), {"id": batch.id})
+    ended = wait_for_batch(sdk, batch.id, 30)
+    assert ended.status == "expired" and ended.expired_at is not None
+    errors = download(sdk, ended.error_file_id, file_key)
+    expired = [e for e in errors.values() if e["error"]]
+    assert expired and {e["error"]["code"] for e in expired} == {"batch_expired"}
+    assert ended.request_counts.completed + ended.request_counts.failed == 30
