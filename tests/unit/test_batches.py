@@ -275,3 +275,34 @@ def test_a_batch_past_its_window_expires_with_its_unrun_lines_in_the_error_file(
     expired = [e for e in errors.values() if e["error"]]
     assert expired and {e["error"]["code"] for e in expired} == {"batch_expired"}
     assert ended.request_counts.completed + ended.request_counts.failed == 30
+
+
+def test_another_keys_files_and_batches_are_not_there(sdk: openai.OpenAI) -> None:
+    batch, file_key = run_batch(sdk, [chat_line("mine")])
+    http = sdk._client
+    secret = http.post("/admin/v1/keys", json={"name": "other"},
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["key"]
+    other = openai.OpenAI(api_key=secret, base_url="http://testserver/v1", http_client=http, max_retries=0)
+    for call in (lambda: other.batches.retrieve(batch.id), lambda: other.batches.cancel(batch.id),
+                 lambda: other.files.retrieve(batch.output_file_id),
+                 lambda: other.files.content(batch.output_file_id, extra_headers={KEY_HEADER: file_key}),
+                 lambda: other.files.delete(batch.output_file_id)):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    assert other.batches.list().data == [] and other.files.list().data == []
+    assert len(download(sdk, batch.output_file_id, file_key)) == 1  # still there for its owner
+
+
+def test_a_file_over_the_limit_is_refused_as_it_arrives(settings: Settings, priced_catalog: Catalog,
+                                                       engine: FakeEngine, meter: MeterCore,
+                                                       prompt_guard: PromptGuard) -> None:
+    app = build_asgi_app(settings.model_copy(update={"batch_max_file_bytes": 4096}), priced_catalog,
+                         {"fake-chat": engine}, meter, guard=prompt_guard)
+    with TestClient(app) as http:
+        key = http.post("/admin/v1/keys", json={"name": "big"},
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["key"]
+        sdk = openai.OpenAI(api_key=key, base_url="http://testserver/v1", http_client=http, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as refused:
+            sdk.files.create(file=("big.jsonl", io.BytesIO(jsonl([chat_line(str(i)) for i in range(100)]))),
+                             purpose="batch")
+    assert refused.value.status_code == 413 and refused.value.code == "request_too_large"
