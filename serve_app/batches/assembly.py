@@ -28,7 +28,7 @@ class Batches:
     def __init__(self, settings: Settings, database: Engine, operations: Mapping[str, JsonOperation]) -> None:
         self._settings = settings
         self._store = BatchStore(database)
-        self._blobs = Blobs(settings.data_dir / "batches")
+        self._blobs = Blobs(database)
         self._operations = operations
         secret = settings.batch_secret or settings.admin_token
         self._kek = key_encryption_key(secret) if secret else None

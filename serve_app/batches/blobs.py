@@ -1,107 +1,79 @@
-"""Batch files on disk: append-only sequences of sealed records, one file per blob under the data directory.
+"""Batch files in the platform's database: sequences of sealed records, one row a record.
 
-Each record is a 4-byte length and the record sealed under the file's key (``serve_app.batches.crypto``), its
-associated data naming the blob and the record's place in it. Appends are flushed to disk before they count, so
-a batch resumed after a crash finds every result it wrote; a record torn by the crash is cut off. Nothing here
-ever holds a plaintext byte on disk.
+Each record is sealed under the file's key (``serve_app.batches.crypto``), its associated data naming the blob
+and the record's place in it. Records live in the platform's database, which every ingress replica reaches on
+every node (PostgreSQL on a cluster), so any replica can take over a batch; an append is committed before it
+counts, so a batch resumed after a crash finds every result it wrote. Nothing here holds a plaintext byte, and a
+file's key is never stored (only wrapped, while its batch runs): once deleted, or once its batch has ended, what
+may remain of a record in the database's free space cannot be opened. SQLite overwrites what it deletes
+(``secure_delete``).
 """
 
 from __future__ import annotations
 
-import os
-import struct
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import BinaryIO
+
+from sqlalchemy import Column, Engine, Integer, LargeBinary, String, Table, delete, func, insert, select
 
 from serve_app.batches.crypto import open_sealed, record_context, seal
+from serve_app.database import METADATA
 
-LENGTH = struct.Struct(">I")
+RECORDS = Table(
+    "batch_blob_records",
+    METADATA,
+    Column("blob", String(64), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("sealed", LargeBinary, nullable=False),
+)
+WRITE_CHUNK = 1000
 
 
 class Blobs:
-    """The folder of a replica's (or a shared volume's) encrypted batch files."""
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        METADATA.create_all(engine, tables=[RECORDS])
 
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-
-    def path(self, blob: str) -> Path:
-        if not blob.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(f"not a blob name: {blob!r}")
-        return self._folder / f"{blob}.sealed"
-
-    def write(self, blob: str, key: bytes, records: Iterable[bytes]) -> int:
-        """A new blob of ``records``, written whole or not at all; the bytes stored."""
-        self._folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        final = self.path(blob)
-        partial = final.with_suffix(".partial")
-        with partial.open("wb") as out:
-            for index, record in enumerate(records):
-                _write_record(out, seal(key, record, record_context(blob, index)))
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(final)
-        return final.stat().st_size
+    def write(self, blob: str, key: bytes, records: Iterable[bytes]) -> None:
+        """A new blob of ``records``, written whole or not at all."""
+        rows = [{"blob": blob, "position": index, "sealed": seal(key, record, record_context(blob, index))}
+                for index, record in enumerate(records)]
+        with self._engine.begin() as db:
+            for start in range(0, len(rows), WRITE_CHUNK):
+                db.execute(insert(RECORDS), rows[start:start + WRITE_CHUNK])
 
     def read(self, blob: str, key: bytes) -> Iterator[bytes]:
-        """The records of a blob, opened with ``key`` (``KeyMismatchError`` on a wrong key); stops before a torn
-        last record."""
-        path = self.path(blob)
-        if not path.exists():
-            return
-        with path.open("rb") as data:
-            for index, sealed in enumerate(_sealed_records(data.read())):
-                yield open_sealed(key, sealed, record_context(blob, index))
+        """The records of a blob, opened with ``key`` (``KeyMismatchError`` on a wrong key or a moved record)."""
+        with self._engine.connect() as db:
+            rows = db.execute(select(RECORDS.c.position, RECORDS.c.sealed).where(RECORDS.c.blob == blob)
+                              .order_by(RECORDS.c.position)).all()
+        for position, sealed in rows:
+            yield open_sealed(key, sealed, record_context(blob, position))
 
     def appender(self, blob: str, key: bytes) -> Appender:
-        """Appends to ``blob`` (created if missing) after cutting off a record torn by a crash."""
-        self._folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.path(blob)
-        data = path.read_bytes() if path.exists() else b""
-        records = list(_sealed_records(data))
-        complete = sum(LENGTH.size + len(sealed) for sealed in records)
-        count = len(records)
-        with path.open("ab") as out:
-            out.truncate(complete)
-        return Appender(path, blob, key, count)
+        """Appends to ``blob`` (created by the first append), after the records it holds."""
+        with self._engine.connect() as db:
+            count = db.execute(select(func.count()).where(RECORDS.c.blob == blob)).scalar_one()
+        return Appender(self._engine, blob, key, count)
 
     def delete(self, blob: str) -> None:
-        for path in (self.path(blob), self.path(blob).with_suffix(".partial")):
-            path.unlink(missing_ok=True)
+        with self._engine.begin() as db:
+            db.execute(delete(RECORDS).where(RECORDS.c.blob == blob))
 
     def names(self) -> set[str]:
-        """The blobs on disk (to find those no row names any more)."""
-        if not self._folder.exists():
-            return set()
-        return {path.stem for path in self._folder.iterdir() if path.suffix in {".sealed", ".partial"}}
+        """The blobs stored (to find those no row names any more)."""
+        with self._engine.connect() as db:
+            return set(db.execute(select(RECORDS.c.blob).distinct()).scalars())
 
 
 class Appender:
-    def __init__(self, path: Path, blob: str, key: bytes, count: int) -> None:
-        self._path = path
+    def __init__(self, engine: Engine, blob: str, key: bytes, count: int) -> None:
+        self._engine = engine
         self.blob = blob
         self._key = key
         self.count = count
 
     def append(self, record: bytes) -> None:
         sealed = seal(self._key, record, record_context(self.blob, self.count))
-        with self._path.open("ab") as out:
-            _write_record(out, sealed)
-            out.flush()
-            os.fsync(out.fileno())
+        with self._engine.begin() as db:
+            db.execute(insert(RECORDS).values(blob=self.blob, position=self.count, sealed=sealed))
         self.count += 1
-
-
-def _write_record(out: BinaryIO, sealed: bytes) -> None:
-    out.write(LENGTH.pack(len(sealed)) + sealed)
-
-
-def _sealed_records(data: bytes) -> Iterator[bytes]:
-    offset = 0
-    while offset + LENGTH.size <= len(data):
-        (length,) = LENGTH.unpack_from(data, offset)
-        end = offset + LENGTH.size + length
-        if end > len(data):
-            return
-        yield data[offset + LENGTH.size:end]
-        offset = end

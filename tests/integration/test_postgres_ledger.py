@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import SQLAlchemyError
 
+from serve_app.batches.blobs import Blobs
+from serve_app.batches.crypto import KeyMismatchError, new_file_key
 from serve_app.batches.store import BatchStore
 from serve_app.database import connect
 from serve_app.errors import ServiceUnavailableError
@@ -145,3 +147,16 @@ def test_a_batchs_billed_runs_are_found_by_their_prefix_on_postgres(settings: Se
                                     ("batch_xy-1-cc", "completed"), ("batch%x-1-dd", "completed"))]
     ledger.write(records)
     assert ledger.completed_under("batch_x-") == ["batch_x-1-aa"]  # `_` and `%` are not wildcards
+
+
+def test_sealed_batch_records_on_postgres(settings: Settings) -> None:
+    blobs = Blobs(connect(settings))
+    key = new_file_key()
+    blobs.write("in_pg", key, [b"one", b"two"])
+    appender = blobs.appender("in_pg", key)
+    appender.append(b"three")
+    assert list(blobs.read("in_pg", key)) == [b"one", b"two", b"three"]
+    with pytest.raises(KeyMismatchError):
+        list(blobs.read("in_pg", new_file_key()))
+    blobs.delete("in_pg")
+    assert "in_pg" not in blobs.names()

@@ -8,7 +8,6 @@ import io
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
@@ -58,6 +57,12 @@ def sdk(batch_app: ASGIApp) -> Iterator[openai.OpenAI]:
                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         yield openai.OpenAI(api_key=created.json()["key"], base_url="http://testserver/v1", http_client=http,
                             max_retries=0)
+
+
+def stored_records(settings: Settings, blob: str) -> int:
+    with connect(settings).connect() as db:
+        query = text("SELECT count(*) FROM batch_blob_records WHERE blob = :b")
+        return int(db.execute(query, {"b": blob}).scalar_one())
 
 
 def chat_line(custom_id: str, content: str = f"Say hello {MARKER}", **body: Any) -> dict[str, Any]:
@@ -133,7 +138,7 @@ def test_files_are_sealed_readable_only_with_the_clients_key_and_gone_once_downl
         sdk.files.content(batch.output_file_id, extra_headers={KEY_HEADER: file_key})
     with pytest.raises(openai.NotFoundError):  # the input file went when the batch ended
         sdk.files.retrieve(batch.input_file_id)
-    assert not [p for p in (settings.data_dir / "batches").iterdir() if batch.id + "_output" in p.name]
+    assert stored_records(settings, batch.id + "_output") == 0
 
 
 def test_a_batch_needs_the_files_key(sdk: openai.OpenAI) -> None:
@@ -219,24 +224,27 @@ def test_the_store_holds_under_racing_replicas(settings: Settings) -> None:
     check_store_under_races(BatchStore(connect(settings)), "key_race")
 
 
-def test_sealed_blobs_refuse_a_wrong_key_and_a_torn_record(tmp_path: Path) -> None:
-    blobs = Blobs(tmp_path)
+def test_sealed_records_open_only_with_their_key_in_their_place(settings: Settings) -> None:
+    database = connect(settings)
+    blobs = Blobs(database)
     key = new_file_key()
     blobs.write("in_1", key, [b"one", b"two"])
     assert list(blobs.read("in_1", key)) == [b"one", b"two"]
     with pytest.raises(KeyMismatchError):
         list(blobs.read("in_1", new_file_key()))
-    appender = blobs.appender("out_1", key)
-    appender.append(b"first")
-    with blobs.path("out_1").open("ab") as out:
-        out.write(b"\x00\x00\x01\x00partial")  # a crash in the middle of an append
-    resumed = blobs.appender("out_1", key)
+    blobs.appender("out_1", key).append(b"first")
+    resumed = blobs.appender("out_1", key)  # a batch taken over: appends after what is there
     resumed.append(b"second")
     assert list(blobs.read("out_1", key)) == [b"first", b"second"] and resumed.count == 2
-    moved = tmp_path / "in_2.sealed"
-    moved.write_bytes(blobs.path("in_1").read_bytes())  # a record is bound to its file: a copy does not open
-    with pytest.raises(KeyMismatchError):
-        list(blobs.read("in_2", key))
+    with database.begin() as db:  # a record copied into another file, or moved within its own, does not open
+        db.execute(text("INSERT INTO batch_blob_records (blob, position, sealed) SELECT 'in_2', position, sealed "
+                        "FROM batch_blob_records WHERE blob = 'in_1'"))
+        db.execute(text("UPDATE batch_blob_records SET position = 5 WHERE blob = 'out_1' AND position = 1"))
+    for blob in ("in_2", "out_1"):
+        with pytest.raises(KeyMismatchError):
+            list(blobs.read(blob, key))
+    blobs.delete("in_1")
+    assert list(blobs.read("in_1", key)) == [] and blobs.names() == {"in_2", "out_1"}
 
 
 def test_a_batchs_billed_runs_are_found_by_their_prefix(settings: Settings) -> None:
@@ -250,13 +258,14 @@ def test_a_batchs_billed_runs_are_found_by_their_prefix(settings: Settings) -> N
 
 def test_an_expired_file_is_gone_from_the_database_and_the_disk(sdk: openai.OpenAI, settings: Settings) -> None:
     file_id, _ = upload(sdk, [chat_line("a")])
-    assert list((settings.data_dir / "batches").iterdir())
     with connect(settings).begin() as db:
+        (blob,) = db.execute(text("SELECT blob FROM batch_files WHERE id = :id"), {"id": file_id}).one()
         db.execute(text("UPDATE batch_files SET expires_at = 0 WHERE id = :id"), {"id": file_id})
+    assert stored_records(settings, blob) == 1
     deadline = time.monotonic() + 10
-    while list((settings.data_dir / "batches").iterdir()) and time.monotonic() < deadline:
+    while stored_records(settings, blob) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not list((settings.data_dir / "batches").iterdir())
+    assert stored_records(settings, blob) == 0
     with pytest.raises(openai.NotFoundError):
         sdk.files.retrieve(file_id)
 
