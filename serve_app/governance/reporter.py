@@ -40,6 +40,9 @@ class UsageReporter:
         self._urgent = False  # a queued record must not wait for the interval
         self._wake: asyncio.Future[None] | None = None  # ends the wait for the interval
         self._last_send = -math.inf  # event-loop time of the last send
+        # One batch in flight at a time: a flush (shutdown) beside the send loop would otherwise send the same
+        # batch twice and then drop it twice from the queue, losing the records behind it.
+        self._sending = asyncio.Lock()
 
     @property
     def pending(self) -> int:
@@ -82,13 +85,16 @@ class UsageReporter:
         self._last_send = loop.time()
 
     async def _send_batch(self) -> bool:
-        batch = self._pending[:MAX_BATCH]
-        try:
-            await self._meter.report(batch)
-        except Exception as exc:  # noqa: BLE001 - the actor may be restarting: keep the batch, try again
-            logger.warning("usage report of %d records failed (%s); retrying", len(batch), type(exc).__name__)
-            return False
-        del self._pending[:len(batch)]
+        async with self._sending:
+            batch = self._pending[:MAX_BATCH]
+            if not batch:
+                return True
+            try:
+                await self._meter.report(batch)
+            except Exception as exc:  # noqa: BLE001 - the actor may be restarting: keep the batch, try again
+                logger.warning("usage report of %d records failed (%s); retrying", len(batch), type(exc).__name__)
+                return False
+            del self._pending[:len(batch)]
         if self._holdings is not None:
             self._holdings.settled(record.request_id for record in batch)
         return True

@@ -108,6 +108,19 @@ async def test_a_failed_send_is_retried_and_nothing_is_lost() -> None:
     assert [request_id for batch in meter.batches for request_id in batch] == [f"r{index}" for index in range(5)]
 
 
+async def test_a_flush_beside_a_send_in_flight_loses_nothing() -> None:
+    """Shutdown's flush while the send loop's batch is on its way: each batch goes once, nothing is dropped."""
+    meter = RecordingMeter()
+    reporter = UsageReporter(meter, retry_seconds=0.05)  # type: ignore[arg-type]
+    for index in range(1200):
+        reporter.record(record(f"r{index}"))
+    await asyncio.sleep(0.001)  # the send loop's first batch is in flight
+    await reporter.flush()
+    sent = [request_id for batch in meter.batches for request_id in batch]
+    assert sorted(sent) == sorted(f"r{index}" for index in range(1200))
+    assert reporter.pending == 0
+
+
 def test_an_ingress_that_stops_sends_its_queued_usage_first(settings: Settings, catalog: Catalog,
                                                            engine: FakeEngine, meter: MeterCore,
                                                            prompt_guard: PromptGuard) -> None:
