@@ -171,6 +171,10 @@ class Settings(BaseModel):
                     "after a restart (default: LLMAAS_ADMIN_TOKEN; with neither, batches are refused).")
     batch_max_file_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest batch input file.")
     batch_max_requests: int = Field(default=50_000, gt=0, description="Most requests in one batch input file.")
+    batch_max_files: int = Field(
+        default=20, ge=1,
+        description="Batch input files an API key may hold at once, across the cluster (429 beyond): an input file "
+                    "is deleted when its batch ends, or at its expiry.")
     batch_max_in_flight: int = Field(
         default=4, ge=1, description="Batches an API key may have in flight at once, across the cluster (429 beyond).")
     batch_retention_hours: float = Field(

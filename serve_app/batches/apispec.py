@@ -51,7 +51,7 @@ def paths() -> dict[str, Any]:
     return {
         "/v1/files": {
             "post": _op("Upload a batch input file (JSONL, validated line by line): it is stored sealed under a new "
-                        "key, returned once as `file_key`", _json("BatchFile"), (400, 401, 408, 413),
+                        "key, returned once as `file_key`", _json("BatchFile"), (400, 401, 408, 413, 429),
                         requestBody={"required": True, "content": {"multipart/form-data": {"schema": UPLOAD}}}),
             "get": _op("List the key's files", _json(), (400, 401), parameters=[
                 *_LIST, {"name": "purpose", "in": "query", "required": False, "schema": {"type": "string"}},

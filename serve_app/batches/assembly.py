@@ -39,7 +39,8 @@ class Batches:
 
     def routes(self, auth: Authenticator, bounds: BodyBounds) -> list[Route]:
         settings = self._settings
-        limits = files.FileLimits(settings.batch_max_file_bytes, settings.batch_max_requests, self._retention_seconds)
+        limits = files.FileLimits(settings.batch_max_file_bytes, settings.batch_max_requests, settings.max_body_bytes,
+                                  settings.batch_max_files, self._retention_seconds)
         return [*files.routes(self._store, self._blobs, auth, limits, tuple(self._operations), bounds),
                 *batch_routes.routes(self._store, self._blobs, auth, self._kek, settings.batch_max_in_flight,
                                      self._retention_seconds)]

@@ -18,9 +18,9 @@ from serve_app.auth import Authenticator
 from serve_app.batches.blobs import Blobs
 from serve_app.batches.crypto import KeyMismatchError, decode_key, encode_key, new_file_key
 from serve_app.batches.protocol import FILE_KEY_HEADER, ExpiresAfter, file_object, page, parse_input
-from serve_app.batches.store import BatchStore, Row
+from serve_app.batches.store import BatchStore, InFlightLimitError, Row
 from serve_app.body_bounds import BodyBounds
-from serve_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from serve_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, RateLimitError
 from serve_app.multipart import FORM_OVERHEAD_BYTES, read_form
 
 PREFIX = "/v1/files"
@@ -30,6 +30,8 @@ PREFIX = "/v1/files"
 class FileLimits:
     max_file_bytes: int
     max_requests: int
+    max_line_bytes: int  # a line is a request: no larger than a request body over HTTP
+    max_files: int  # input files a key may hold at once
     retention_seconds: int
 
 
@@ -49,7 +51,8 @@ def routes(store: BatchStore, blobs: Blobs, auth: Authenticator, limits: FileLim
             raise InvalidRequestError("Missing required parameter: 'file' (a JSONL file of requests).", param="file")
         expires_in = _expires_in(fields, limits.retention_seconds)
         data = upload.data
-        parsed = await asyncio.to_thread(parse_input, data, endpoints, limits.max_requests, bounds)
+        parsed = await asyncio.to_thread(parse_input, data, endpoints, limits.max_requests, limits.max_line_bytes,
+                                         bounds)
         file_key = new_file_key()
         now = int(time.time())
         blob = "in_" + secrets.token_hex(12)
@@ -57,7 +60,12 @@ def routes(store: BatchStore, blobs: Blobs, auth: Authenticator, limits: FileLim
                     "filename": (upload.filename or "batch.jsonl")[:255], "bytes": len(data),
                     "lines": len(parsed.lines), "endpoint": parsed.endpoint, "blob": blob, "created_at": now,
                     "expires_at": now + expires_in}
-        await asyncio.to_thread(store.add_file, row)  # the row first: the sweeper never takes a blob being written
+        try:  # the row first: the sweeper never takes a blob being written
+            await asyncio.to_thread(store.add_file, row, limits.max_files)
+        except InFlightLimitError:
+            raise RateLimitError(f"This API key already holds {limits.max_files} batch input files, the most it may: "
+                                 "delete one, or let its batch end.", code="too_many_files",
+                                 headers={"retry-after": "60"}) from None
         await asyncio.to_thread(blobs.write, blob, file_key, parsed.lines)
         return JSONResponse({**file_object(row), "file_key": encode_key(file_key)})
 

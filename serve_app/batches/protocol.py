@@ -50,7 +50,8 @@ class InputFile:
     endpoint: str
 
 
-def parse_input(data: bytes, endpoints: Collection[str], max_requests: int, bounds: BodyBounds) -> InputFile:
+def parse_input(data: bytes, endpoints: Collection[str], max_requests: int, max_line_bytes: int,
+                bounds: BodyBounds) -> InputFile:
     """Validates a JSONL batch file as OpenAI describes it: one request a line, ``custom_id`` unique, ``method``
     POST, one ``url`` for every line, ``body`` an object the endpoint takes in a batch (no ``stream``)."""
     try:
@@ -63,6 +64,9 @@ def parse_input(data: bytes, endpoints: Collection[str], max_requests: int, boun
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
+        if len(raw) > max_line_bytes or len(raw.encode()) > max_line_bytes:
+            raise _invalid(f"Line {number} is longer than {max_line_bytes} bytes, the largest request body.",
+                           code="line_too_large")
         if len(lines) >= max_requests:
             raise _invalid(f"The file has more than {max_requests} requests, the most one batch may hold.",
                            code="too_many_requests")

@@ -86,12 +86,32 @@ SLOTS = Table(
     "batch_slots",
     METADATA,
     Column("key_id", String(64), primary_key=True),
-    Column("in_flight", Integer, nullable=False),
+    Column("kind", String(16), primary_key=True),  # "batches" in flight, or input "files" stored
+    Column("taken", Integer, nullable=False),
 )
 
 
 class InFlightLimitError(Exception):
-    """The key already has as many batches in flight as it may."""
+    """The key already holds as many of these (batches in flight, files stored) as it may."""
+
+
+def _take_slot(db: Any, key_id: str, kind: str, most: int) -> None:
+    """Takes one of the key's ``most`` slots of ``kind`` in the caller's transaction: a conditional update, so
+    concurrent takers on any number of replicas never pass ``most``."""
+    try:
+        with db.begin_nested():
+            db.execute(insert(SLOTS).values(key_id=key_id, kind=kind, taken=0))
+    except IntegrityError:
+        pass
+    taken = db.execute(update(SLOTS).where(SLOTS.c.key_id == key_id, SLOTS.c.kind == kind, SLOTS.c.taken < most)
+                       .values(taken=SLOTS.c.taken + 1)).rowcount
+    if taken != 1:
+        raise InFlightLimitError
+
+
+def _give_slot(db: Any, key_id: str, kind: str) -> None:
+    db.execute(update(SLOTS).where(SLOTS.c.key_id == key_id, SLOTS.c.kind == kind, SLOTS.c.taken > 0)
+               .values(taken=SLOTS.c.taken - 1))
 
 
 class BatchStore:
@@ -101,8 +121,10 @@ class BatchStore:
 
     # files
 
-    def add_file(self, row: Row) -> None:
+    def add_file(self, row: Row, max_files: int) -> None:
+        """Stores an input file's row if the key holds fewer than ``max_files`` (``InFlightLimitError`` else)."""
         with self._engine.begin() as db:
+            _take_slot(db, row["key_id"], "files", max_files)
             db.execute(insert(FILES).values(**row))
 
     def file(self, file_id: str, key_id: str) -> Row | None:
@@ -122,8 +144,15 @@ class BatchStore:
             row = db.execute(select(FILES).where(FILES.c.id == file_id, FILES.c.key_id == key_id)).first()
             if row is None or self._in_use(db, file_id):
                 return None
-            db.execute(delete(FILES).where(FILES.c.id == file_id))
+            self._delete_file(db, row)
         return dict(row._mapping)
+
+    @staticmethod
+    def _delete_file(db: Any, row: Any) -> None:
+        """Deletes a file's row once, giving back the key's file slot for an input file."""
+        deleted = db.execute(delete(FILES).where(FILES.c.id == row.id)).rowcount
+        if deleted == 1 and row.purpose == "batch":
+            _give_slot(db, row.key_id, "files")
 
     def in_use(self, file_id: str) -> bool:
         with self._engine.connect() as db:
@@ -150,17 +179,8 @@ class BatchStore:
 
     def create_batch(self, row: Row, max_in_flight: int) -> None:
         """Inserts the batch if the key has a slot left (``InFlightLimitError`` otherwise)."""
-        key_id = row["key_id"]
         with self._engine.begin() as db:
-            try:
-                with db.begin_nested():
-                    db.execute(insert(SLOTS).values(key_id=key_id, in_flight=0))
-            except IntegrityError:
-                pass
-            taken = db.execute(update(SLOTS).where(SLOTS.c.key_id == key_id, SLOTS.c.in_flight < max_in_flight)
-                               .values(in_flight=SLOTS.c.in_flight + 1)).rowcount
-            if taken != 1:
-                raise InFlightLimitError
+            _take_slot(db, row["key_id"], "batches", max_in_flight)
             db.execute(insert(BATCHES).values(**row))
 
     def batch(self, batch_id: str, key_id: str | None = None) -> Row | None:
@@ -230,9 +250,10 @@ class BatchStore:
             for result in (output, error):
                 if result is not None:
                     db.execute(insert(FILES).values(**result))
-            db.execute(delete(FILES).where(FILES.c.id == row.input_file_id))
-            db.execute(update(SLOTS).where(SLOTS.c.key_id == row.key_id, SLOTS.c.in_flight > 0)
-                       .values(in_flight=SLOTS.c.in_flight - 1))
+            source = db.execute(select(FILES).where(FILES.c.id == row.input_file_id)).first()
+            if source is not None:
+                self._delete_file(db, source)
+            _give_slot(db, row.key_id, "batches")
         return True
 
     def _page(self, query: Any, table: Table, after: str | None, limit: int, newest_first: bool) -> list[Row]:

@@ -46,6 +46,12 @@ def batch_row(n: int, key_id: str) -> dict[str, Any]:
             "output_retention": 60, "created_at": n, "expires_at": 10**10}
 
 
+def file_row(n: int, key_id: str) -> dict[str, Any]:
+    return {"id": f"file-{key_id}-in-{n}", "key_id": key_id, "purpose": "batch", "filename": "a.jsonl", "bytes": 1,
+            "lines": 1, "endpoint": "/v1/completions", "blob": f"in_{key_id}_{n}", "created_at": n,
+            "expires_at": 10**10}
+
+
 def race(calls: list[Callable[[], T]]) -> list[T | Exception]:
     """Runs every call at once, each in its own thread released by one barrier; their results or errors."""
     barrier = threading.Barrier(len(calls))
@@ -80,3 +86,5 @@ def check_store_under_races(store: BatchStore, key_id: str) -> None:
     assert ends.count(True) == 1
     outcomes = race([functools.partial(store.create_batch, batch_row(n, key_id), 3) for n in range(10, 14)])
     assert sum(outcome is None for outcome in outcomes) == 1  # the one slot given back, taken once
+    files = race([functools.partial(store.add_file, file_row(n, key_id), 2) for n in range(6)])
+    assert sum(outcome is None for outcome in files) == 2

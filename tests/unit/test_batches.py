@@ -166,11 +166,30 @@ def test_a_batch_needs_the_files_key(sdk: openai.OpenAI) -> None:
     (jsonl([chat_line(str(i)) for i in range(51)]), "too_many_requests"),
     (b"\n\n", "empty_file"),
     (b"\xff\xfe", "invalid_batch_file"),
+    (jsonl([chat_line("a", content="x" * 70_000)]), "line_too_large"),  # the tests' request bodies: 64 KiB
 ])
 def test_bad_batch_files_are_400s_naming_the_line(sdk: openai.OpenAI, content: bytes, code: str) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         sdk.files.create(file=("bad.jsonl", io.BytesIO(content)), purpose="batch")
     assert refused.value.code == code and refused.value.param == "file"
+
+
+def test_a_key_holds_a_bounded_number_of_input_files(settings: Settings, priced_catalog: Catalog,
+                                                     engine: FakeEngine, meter: MeterCore,
+                                                     prompt_guard: PromptGuard) -> None:
+    app = build_asgi_app(settings.model_copy(update={"batch_max_files": 2}), priced_catalog, {"fake-chat": engine},
+                         meter, guard=prompt_guard)
+    with TestClient(app) as http:
+        key = http.post("/admin/v1/keys", json={"name": "files"},
+                        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()["key"]
+        sdk = openai.OpenAI(api_key=key, base_url="http://testserver/v1", http_client=http, max_retries=0)
+        first, _ = upload(sdk, [chat_line("a")])
+        upload(sdk, [chat_line("a")])
+        with pytest.raises(openai.RateLimitError) as refused:
+            upload(sdk, [chat_line("a")])
+        assert refused.value.code == "too_many_files"
+        sdk.files.delete(first)  # a deleted file gives its place back
+        upload(sdk, [chat_line("a")])
 
 
 def test_only_batch_files_are_taken(sdk: openai.OpenAI) -> None:
