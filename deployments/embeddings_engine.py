@@ -20,9 +20,9 @@ import numpy as np
 from ray import serve
 
 from deployments.embedding_protocol import EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
+from deployments.watchdog import EngineStalledError, EngineWatch
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
-from serve_app.status.watchdog import EngineStalledError, EngineWatch
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

@@ -19,9 +19,9 @@ from deployments.echo import Echo
 from deployments.llm_protocol import GenerationChunk, GenerationRequest, SamplingOptions
 from deployments.logprobs import token_entries
 from deployments.output_reader import OutputReader
+from deployments.watchdog import EngineWatch
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
-from serve_app.status.watchdog import EngineWatch
 
 if TYPE_CHECKING:
     from vllm import SamplingParams

@@ -15,11 +15,11 @@ from ray import serve
 
 from deployments.audio_decode import SAMPLE_RATE, decode
 from deployments.transcription_protocol import Segment, TranscriptionRequest, TranscriptionResult
+from deployments.watchdog import EngineWatch
 from serve_app.audio.duration import check_duration, invalid_audio, max_audio_seconds
 from serve_app.audio.languages import LANGUAGES
 from serve_app.catalog import ModelEntry
 from serve_app.errors import InvalidRequestError
-from serve_app.status.watchdog import EngineWatch
 
 if TYPE_CHECKING:
     import numpy as np

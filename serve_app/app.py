@@ -41,7 +41,7 @@ def _model_deployment(entry: ModelEntry, settings: Settings) -> Application:
     if entry.resources.memory_gb:
         actor_options["memory"] = int(entry.resources.memory_gb * 1024**3)
     # Serve replaces a replica after 3 failed checks in a row: a hung engine is out within about
-    # engine_stall_seconds + 3 periods (see serve_app/status/watchdog.py).
+    # engine_stall_seconds + 3 periods (see deployments/watchdog.py).
     options: dict[str, Any] = {"name": entry.deployment_name, "ray_actor_options": actor_options,
                                "health_check_period_s": settings.engine_health_check_period_seconds,
                                "health_check_timeout_s": settings.engine_health_check_timeout_seconds}

@@ -1,7 +1,7 @@
 """``GET /health``: 200 when every catalog model is up, 503 naming those that are not.
 
 A model is down when its engine health check fails (a dead replica, or a hung engine: see
-``serve_app.status.watchdog``) or when the status prober's fresh probes show it in major outage (a
+``deployments.watchdog``) or when the status prober's fresh probes show it in major outage (a
 failure on the user's path that the engine's own check cannot see). A load balancer can trust it.
 
 The checks run in the background (:class:`HealthMonitor`), each model on its own every

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from serve_app.status.watchdog import EngineStalledError, EngineWatch
+from deployments.watchdog import EngineStalledError, EngineWatch
 
 
 class Clock:
