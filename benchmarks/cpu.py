@@ -20,8 +20,12 @@ RAY = "Ray"
 GROUPS = (  # (substring of the command line, group), first match wins
     ("vllm.entrypoints", "vLLM server"),
     ("EngineCore", "vLLM engine core"),
+    ("VLLM::Worker", "vLLM worker"),  # Ray Serve LLM's CPU mode runs the model in a worker process of its own
     (":Ingress", "ingress replica"),
     (":model-", "model replica"),
+    (":OpenAiIngress", "Ray Serve LLM ingress"),
+    (":LLMServer", "Ray Serve LLM server replica"),
+    ("litellm", "LiteLLM proxy"),
     ("ServeReplica:", "other Serve replicas"),
     ("MeterCore", "metering actor"),
     ("benchmarks.bare", "bare library"),

@@ -1,4 +1,4 @@
-"""The PNG: chat latency and throughput against load, bare vLLM and the platform on the same axes."""
+"""The PNG: chat latency and throughput against load, bare vLLM, the peers and the platform on the same axes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ PANELS = (  # (title, metric, percentiles drawn: solid line, dashed line; none f
     ("end-to-end latency (ms)", "e2e_ms", ("p50", "p99")),
     ("output tokens/s", "output_tokens_per_s", (None,)),
 )
-SYSTEMS = (("bare", "bare vLLM", "tab:blue"), ("platform", "platform", "tab:orange"))
+SYSTEMS = (("bare", "bare vLLM", "tab:blue"), ("litellm", "LiteLLM proxy", "tab:green"),
+           ("rayllm", "Ray Serve LLM", "tab:purple"), ("platform", "platform", "tab:orange"))
 
 
 def _value(summary: Mapping[str, Any], metric: str, stat: str | None) -> float:
@@ -41,7 +42,7 @@ def plot_chat(chat: Mapping[str, Any], title: str, path: Path) -> Path:
 
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for axis, (name, metric, stats) in zip(axes.flat, PANELS, strict=True):
-        for system, legend, colour in SYSTEMS:
+        for system, legend, colour in (found for found in SYSTEMS if chat.get(found[0])):
             _draw(axis, chat[system], metric, stats, legend, colour)
         axis.set_title(name)
         axis.set_xlabel("load (closed loop: concurrent streams; open loop: arrival rate)")

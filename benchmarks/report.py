@@ -16,7 +16,14 @@ END = "<!-- benchmark-results:end -->"
 TARGET_TTFT_ADDED_MS = 5.0
 TARGET_CHAT_THROUGHPUT = 0.95
 TARGET_LIBRARY_THROUGHPUT = 0.9
+TARGET_PEER_THROUGHPUT = 1.0
 SYSTEMS = (("bare", "bare vLLM"), ("platform", "platform"))
+PEERS = (("litellm", "LiteLLM proxy"), ("rayllm", "Ray Serve LLM"))  # the chat peers, in the tables' order
+
+
+def chat_systems(chat: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The systems a run measured for chat, as (key, name): bare vLLM, the peers that ran, the platform."""
+    return [(system, name) for system, name in (SYSTEMS[0], *PEERS, SYSTEMS[1]) if chat.get(system)]
 
 
 def number(value: object, digits: int | None = None) -> str:
@@ -48,8 +55,9 @@ def entry(family: Mapping[str, Any]) -> str:
 
 def chat_tables(chat: Mapping[str, Any], cores: int) -> list[str]:
     rows = []
-    for bare, ours in zip(chat["bare"], chat["platform"], strict=True):
-        for name, summary in (("bare vLLM", bare), ("platform", ours)):
+    systems = chat_systems(chat)
+    for level in zip(*(chat[system] for system, _ in systems), strict=True):
+        for (_, name), summary in zip(systems, level, strict=True):
             rows.append([summary["load"], name, _stats(summary, "ttft_ms", ("p50", "p90", "p99")),
                          number(summary["tpot_ms"]["p50"]), _stats(summary, "itl_ms", ("p50", "p90", "p99")),
                          _stats(summary, "e2e_ms", ("p50", "p99")), number(summary["output_tokens_per_s"]),
@@ -63,7 +71,26 @@ def chat_tables(chat: Mapping[str, Any], cores: int) -> list[str]:
     ratios = table(["load", "TTFT p50 added", "TTFT p50", "TTFT p99", "TPOT p50", "ITL p50", "ITL p99", "e2e p50",
                     "output tok/s", "req/s"], ratio_rows)
     lines = [*absolute, "", "Platform / bare vLLM (latency ratios: lower is better; throughput: higher):", "", *ratios]
-    return lines + short_table(chat) + paired_table(chat) + cpu_table(chat, cores)
+    return lines + peer_table(chat) + short_table(chat) + paired_table(chat) + cpu_table(chat, cores)
+
+
+def peer_table(chat: Mapping[str, Any]) -> list[str]:
+    """Output tokens/s of every system per level, and the platform's ratio to each (higher is better)."""
+    peers = [(peer, name) for peer, name in PEERS if chat.get("peer_ratios", {}).get(peer)]
+    if not peers:
+        return []
+    systems = chat_systems(chat)
+    rows = []
+    for index, (label, ratio) in enumerate(chat["ratios"].items()):
+        speeds = [number(chat[system][index]["output_tokens_per_s"]) for system, _ in systems]
+        against = [f"{number(chat['peer_ratios'][peer][label]['output_tokens_per_s'], 2)} / "
+                   f"{chat['peer_ratios'][peer][label]['ttft_p50_added_ms']:+.1f} ms" for peer, _ in peers]
+        rows.append([label, *speeds, number(ratio["output_tokens_per_s"], 2), *against])
+    header = ["load", *[f"{name} tok/s" for _, name in systems], "platform / bare vLLM",
+              *[f"platform / {name} (tok/s ratio / TTFT p50 added)" for _, name in peers]]
+    return ["", "Against the peers (same engine, same settings, same load): output tokens/s of each system, and the "
+            "platform's output tokens/s ratio to each and the milliseconds it adds to TTFT p50 (negative: faster).",
+            "", *table(header, rows)]
 
 
 def short_table(chat: Mapping[str, Any]) -> list[str]:
@@ -72,7 +99,7 @@ def short_table(chat: Mapping[str, Any]) -> list[str]:
     if not all(short.get(system) for system, _ in SYSTEMS):
         return []
     rows = [[name, str(short[system]["requests"]), _stats(short[system], "e2e_ms", ("p50", "p90", "p99")),
-             str(short[system]["errors"])] for system, name in SYSTEMS]
+             str(short[system]["errors"])] for system, name in chat_systems(chat) if short.get(system)]
     added = short["platform"]["e2e_ms"]["p50"] - short["bare"]["e2e_ms"]["p50"]
     return ["", f"The request path alone (one-line prompt, 1 output token, one request at a time): the platform "
             f"adds {added:+.1f} ms at p50.", "",
@@ -102,10 +129,11 @@ def cpu_table(chat: Mapping[str, Any], cores: int) -> list[str]:
         return ", ".join(f"{group} {share:.2f}" for group, share in groups.items() if share >= 0.01)
 
     idle = chat.get("idle_cpu_cores", {})
-    rows = [["idle", name, used(idle[system])] for system, name in SYSTEMS if idle.get(system)]
+    systems = chat_systems(chat)
+    rows = [["idle", name, used(idle[system])] for system, name in systems if idle.get(system)]
     rows += [[summary["load"], name, used(summary["cpu_cores"])]
-             for bare, ours in zip(chat["bare"], chat["platform"], strict=True)
-             for name, summary in (("bare vLLM", bare), ("platform", ours)) if summary.get("cpu_cores")]
+             for level in zip(*(chat[system] for system, _ in systems), strict=True)
+             for (_, name), summary in zip(systems, level, strict=True) if summary.get("cpu_cores")]
     if not rows:
         return []
     return ["", f"Cores used during each level, by part (CPU seconds / wall seconds; the machine has {cores}):", "",
@@ -146,6 +174,11 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
         speed = chat["c=16"]["output_tokens_per_s"]
         check("streaming output tok/s ratio at c=16", speed, f">= {TARGET_CHAT_THROUGHPUT}",
               speed >= TARGET_CHAT_THROUGHPUT)
+    for peer, name in PEERS:
+        for label, ratios in results.get("chat", {}).get("peer_ratios", {}).get(peer, {}).items():
+            speed = ratios["output_tokens_per_s"]
+            check(f"streaming output tok/s ratio to {name} at {label}", speed, f">= {TARGET_PEER_THROUGHPUT:g}",
+                  speed >= TARGET_PEER_THROUGHPUT)
     for family, unit in (("embeddings", "inputs/s"), ("transcription", "audio s/s")):
         for label, value in results.get(family, {}).get("ratios", {}).items():
             check(f"{family} {unit} ratio, {label}", value, f">= {TARGET_LIBRARY_THROUGHPUT}",
@@ -168,14 +201,15 @@ def markdown(results: Mapping[str, Any], plot_path: str | None) -> str:
              f"{stamp['environment'] or '{}'}."]
     if "chat" in results:
         chat = results["chat"]
-        lines += ["", f"### Streaming chat: `{chat['model']}`, platform against bare vLLM", "",
+        against = ", ".join(["bare vLLM", *[name for system, name in PEERS if chat.get(system)]])
+        lines += ["", f"### Streaming chat: `{chat['model']}`, platform against {against}", "",
                   f"The client reached the platform through {entry(chat)}.", "",
                   f"Mean prompt {number(chat['platform'][0]['mean_prompt_tokens'])} tokens, mean output "
                   f"{number(chat['platform'][0]['mean_output_tokens'])} tokens (first level). "
                   "TPOT: (e2e - TTFT) / (output tokens - 1); ITL: gaps between streamed chunks.", "",
                   *chat_tables(chat, machine["cores"])]
         if plot_path:
-            lines += ["", f"![latency against load, both systems]({plot_path})"]
+            lines += ["", f"![latency against load, every system]({plot_path})"]
     if "embeddings" in results:
         family = results["embeddings"]
         lines += ["", f"### Embeddings: `{family['model']}`, platform against bare sentence-transformers "

@@ -4,10 +4,11 @@
     .venv/bin/python -m benchmarks --quick              # a short run: fewer, shorter requests
     .venv/bin/python -m benchmarks --families chat --concurrency 1 4 16 64 --rate 0.5 1
 
-First the bare engines, one after the other: vLLM's OpenAI server, then sentence-transformers and
-faster-whisper each in a subprocess. Then the platform (Ray Serve, the ingress with API-key auth, one
-model deployment at a time) gets the same requests. Writes JSON and a PNG under benchmarks/results/
-and the tables into benchmarks/README.md.
+First the bare engines, one after the other: vLLM's OpenAI server (then LiteLLM's proxy in front of it),
+then sentence-transformers and faster-whisper each in a subprocess. Then the platform (Ray Serve, the
+ingress with API-key auth, one model deployment at a time) gets the same requests, and Ray Serve LLM's
+OpenAI app after the platform's chat levels, on the same Ray cluster. Writes JSON and a PNG under
+benchmarks/results/ and the tables into benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -25,12 +26,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import chat, embeddings, paired, plot, profile, report, servers, stats, transcription, workload
+from benchmarks import (
+    chat,
+    embeddings,
+    litellm_peer,
+    paired,
+    plot,
+    profile,
+    rayllm_peer,
+    report,
+    servers,
+    stats,
+    transcription,
+    workload,
+)
 from benchmarks.stamp import stamp
 from serve_app.catalog import Catalog, ModelEntry, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("chat", "embeddings", "transcription")
+PEERS = {"litellm": lambda: litellm_peer.available(ROOT), "rayllm": rayllm_peer.available}  # chat peers
 QUICK = {"concurrency": [1, 4], "rate": [], "requests": 4, "max_tokens": 32, "prompt_tokens": 128,
          "embedding_inputs": 128, "embedding_levels": ["1x8", "32x2"], "audio_repeats": 1, "pairs": 8}
 
@@ -57,6 +72,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--embedding-levels", nargs="+", default=["1x16", "32x4"], help="INPUTS_PER_REQUESTxCONCURRENCY")
     add("--audio-repeats", type=int, default=2, help="how many times each clip is transcribed per level")
     add("--transcription-concurrency", type=int, nargs="+", default=[1])
+    add("--peers", nargs="*", choices=sorted(PEERS), default=None, help="chat peers in the same run: LiteLLM's "
+        "proxy in front of bare vLLM, Ray Serve LLM's OpenAI app (default: those installed; `make bench-peers` "
+        "builds LiteLLM's virtualenv)")
     add("--seed", type=int, default=0)
     add("--quick", action="store_true", help="short levels for a smoke run: " + json.dumps(QUICK))
     add("--entry", choices=["direct", "proxy"], default="direct",
@@ -68,6 +86,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--readme", type=Path, default=ROOT / "benchmarks" / "README.md", help="where the tables go")
     add("--no-readme", dest="readme", action="store_const", const=None, help="leave the README alone")
     args = parser.parse_args(argv)
+    if args.peers is None:
+        args.peers = [name for name, installed in PEERS.items() if installed()]
     if args.quick:
         defaults = {name: parser.get_default(name) for name in QUICK}
         for name, value in QUICK.items():
@@ -117,6 +137,9 @@ class Bench:
         if "chat" in self.families:
             with servers.bare_vllm(self.entries["chat"], models_dir) as base_url:
                 self._chat("bare", chat.measure("bare", base_url, "none", self.work, self.chat_plan))
+                if "litellm" in self.args.peers:  # in front of the same vLLM server, after it was measured alone
+                    with litellm_peer.proxy(ROOT, self.entries["chat"].id, base_url) as (proxy_url, key):
+                        self._chat("litellm", chat.measure("litellm", proxy_url, key, self.work, self.chat_plan))
         if "embeddings" in self.families:
             self.family("embeddings")["bare"] = embeddings.measure_bare(self.entries["embeddings"], models_dir,
                                                                         self.inputs, self.embedding_plan)
@@ -134,6 +157,7 @@ class Bench:
                         self._chat("platform", chat.measure("platform", base_url, api_key, self.work,
                                                             self.chat_plan))
                     self._paired(base_url, api_key)
+                    self._rayllm(running)
                 elif name == "embeddings":
                     self.family(name)["platform"] = embeddings.measure_platform(
                         base_url, api_key, self.entries[name].id, self.inputs, self.embedding_plan)
@@ -148,6 +172,21 @@ class Bench:
         with servers.bare_vllm(self.entries["chat"], self.args.models_dir) as bare_url:
             self.family("chat")["paired"] = paired.measure(bare_url, platform_url, api_key, self.work,
                                                            self.args.pairs)
+
+    def _rayllm(self, running: servers.Platform) -> None:
+        """Ray Serve LLM's OpenAI app in the platform's place on the same cluster, reached the same way."""
+        if "rayllm" not in self.args.peers:
+            return
+        running.remove()
+        rayllm_peer.deploy(self.entries["chat"], self.args.models_dir)
+        try:
+            direct = (servers.direct_ingress_url(rayllm_peer.APP_NAME, rayllm_peer.INGRESS_DEPLOYMENT)
+                      if self.args.entry == "direct" else None)
+            base_url = direct or running.base_url
+            servers.wait_ready(f"{base_url}/v1/models")
+            self._chat("rayllm", chat.measure("rayllm", base_url, "none", self.work, self.chat_plan))
+        finally:
+            rayllm_peer.delete()
 
     def _entry(self, family: str, proxy_url: str) -> str:
         """Where the client reaches the platform: the ingress replica's own port, or Serve's proxy."""
@@ -168,6 +207,9 @@ class Bench:
             family = self.results["chat"]
             family["ratios"] = {bare["load"]: stats.compare(bare, ours)
                                 for bare, ours in zip(family["bare"], family["platform"], strict=True)}
+            family["peer_ratios"] = {peer: {theirs["load"]: stats.compare(theirs, ours)
+                                            for theirs, ours in zip(family[peer], family["platform"], strict=True)}
+                                     for peer in PEERS if family.get(peer)}
         if "embeddings" in self.results:
             family = self.results["embeddings"]
             family["inputs"] = len(self.inputs)
@@ -216,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     plot_file = None
     if "chat" in results:
-        title = f"{results['chat']['model']}: platform vs bare vLLM ({results['stamp']['machine']['cores']} cores)"
+        cores = results["stamp"]["machine"]["cores"]
+        title = f"{results['chat']['model']}: platform vs bare vLLM and peers ({cores} cores)"
         plot_file = plot.plot_chat(results["chat"], title, args.results_dir / f"{bench.stem}.png")
     (args.results_dir / f"{bench.stem}.json").write_text(json.dumps(_finite(results), indent=2) + "\n")
     text = report.markdown(results, os.path.relpath(plot_file, args.readme.parent) if plot_file and args.readme

@@ -80,12 +80,17 @@ def bare_vllm(entry: ModelEntry, models_dir: Path, extra_flags: Sequence[str] = 
         wait_ready(f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminates a server this harness started, killing it after a minute."""
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class Platform:
@@ -104,11 +109,17 @@ class Platform:
 
         from serve_app.app import build_app_from
 
-        if APP_NAME in serve.status().applications:
-            serve.delete(APP_NAME)
+        self.remove()
         serve.run(build_app_from(self.settings, catalog), name=APP_NAME, route_prefix="/", blocking=False)
         wait_ready(f"{self.base_url}/health")
         return self.create_key()
+
+    def remove(self) -> None:
+        """Deletes the benchmark's app, if it runs (another system is measured in its place)."""
+        from ray import serve
+
+        if APP_NAME in serve.status().applications:
+            serve.delete(APP_NAME)
 
     def deploy_beside(self, name: str, settings: Settings, catalog: Catalog) -> str:
         """Serves ``catalog`` with ``settings`` as one more application, beside the others, under ``/{name}``;
@@ -147,13 +158,13 @@ def replica_pids(app: str) -> dict[str, int]:
     return found
 
 
-def direct_ingress_url(app: str) -> str | None:
+def direct_ingress_url(app: str, deployment: str = "Ingress") -> str | None:
     """The ingress replica's own HTTP server (Serve's direct ingress, on with ``RAY_SERVE_THROUGHPUT_OPTIMIZED``):
     the port it listens on in Serve's direct-ingress range. None without direct ingress."""
     import psutil
     from ray.serve._private import constants
 
-    pid = replica_pids(app).get("Ingress")
+    pid = replica_pids(app).get(deployment)
     if pid is None or not constants.RAY_SERVE_ENABLE_DIRECT_INGRESS:
         return None
     low, high = constants.RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT, constants.RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT

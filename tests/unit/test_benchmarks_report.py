@@ -95,7 +95,7 @@ def test_the_markdown_has_both_systems_per_level_the_ratios_and_the_stamp() -> N
     assert "| platform | 4 | 26.5 / 26.5 / 26.5 | 0 |" in text
     assert "| idle | bare vLLM | vLLM engine core 1.90 |\n| idle | platform | Ray raylet 0.05 |" in text
     assert "at the end: 0.50 / 2.25 / 2.00 (" in text
-    assert "![latency against load, both systems](results/bench.png)" in text
+    assert "![latency against load, every system](results/bench.png)" in text
     assert "| streaming output tok/s ratio at c=16 | >= 0.95 | 0.93 | **not met** |" in text
     assert "| the levels' prompts (one output token) | 3 | 150 | 157 | +4.0 ms (+3.5 to +5.5) | 0 |" in text
     header = next(line for line in lines if line.startswith("| load | system"))
