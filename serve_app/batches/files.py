@@ -66,7 +66,11 @@ def routes(store: BatchStore, blobs: Blobs, auth: Authenticator, limits: FileLim
             raise RateLimitError(f"This API key already holds {limits.max_files} batch input files, the most it may: "
                                  "delete one, or let its batch end.", code="too_many_files",
                                  headers={"retry-after": "60"}) from None
-        await asyncio.to_thread(blobs.write, blob, file_key, parsed.lines)
+        try:
+            await asyncio.to_thread(blobs.write, blob, file_key, parsed.lines)
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(store.remove_file, row["id"], key.id))  # no row without its lines
+            raise
         return JSONResponse({**file_object(row), "file_key": encode_key(file_key)})
 
     async def list_files(request: Request) -> Response:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ LOGGER = logging.getLogger("serve_app")
 CLAIM_SECONDS = 15.0  # a claim not renewed for this long passes to another replica
 RENEW_SECONDS = 2.0  # how often a running batch renews its claim and looks for a cancellation
 POLL_SECONDS = 1.0
+SWEEP_SECONDS = 60.0  # how often a replica deletes expired files (and blobs no row names)
 MAX_RETRY_WAIT_SECONDS = 30.0
 
 
@@ -57,6 +59,7 @@ class BatchWorker:
         self._config = config
         self._replica = "replica_" + secrets.token_hex(8)
         self._task: asyncio.Task[None] | None = None
+        self._swept = -math.inf  # monotonic time of the last sweep
 
     def start(self) -> None:
         if self._config.kek is not None:
@@ -70,7 +73,9 @@ class BatchWorker:
     async def _loop(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self._sweep)
+                if time.monotonic() - self._swept >= SWEEP_SECONDS:
+                    await asyncio.to_thread(self._sweep)
+                    self._swept = time.monotonic()
                 now = time.time()
                 batch = await asyncio.to_thread(self._store.claim, self._replica, now, now + CLAIM_SECONDS)
                 if batch is not None:

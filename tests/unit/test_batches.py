@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, text
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
+from serve_app.batches import worker
 from serve_app.batches.blobs import Blobs
 from serve_app.batches.crypto import KeyMismatchError, new_file_key
 from serve_app.batches.store import BatchStore
@@ -275,7 +276,9 @@ def test_a_batchs_billed_runs_are_found_by_their_prefix(settings: Settings) -> N
     assert ledger.completed_under("batch_x-") == ["batch_x-1-aa"]  # `_` and `%` are not wildcards
 
 
-def test_an_expired_file_is_gone_from_the_database_and_the_disk(sdk: openai.OpenAI, settings: Settings) -> None:
+def test_an_expired_file_is_gone_from_the_database_and_the_disk(sdk: openai.OpenAI, settings: Settings,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "SWEEP_SECONDS", 0.1)
     file_id, _ = upload(sdk, [chat_line("a")])
     with connect(settings).begin() as db:
         (blob,) = db.execute(text("SELECT blob FROM batch_files WHERE id = :id"), {"id": file_id}).one()
