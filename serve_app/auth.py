@@ -67,8 +67,10 @@ class Authenticator:
             raise AuthenticationError("This API key has been revoked.", code="invalid_api_key")
         return key
 
-    async def admin(self, request: Request) -> None:
-        """Admits the bootstrap admin token, or a JWT from the configured OIDC issuer with the admin role."""
+    async def admin(self, request: Request) -> str:
+        """Admits the bootstrap admin token, or a JWT from the configured OIDC issuer with the admin role; who it
+        is (``admin-token``, or the JWT's ``iss`` and ``email`` or ``sub``) is also kept in ``request.state.admin``
+        for the audit log."""
         if not self._admin_token and self._oidc is None:
             raise AuthenticationError(
                 "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN or LLMAAS_OIDC_ISSUER set.",
@@ -76,9 +78,12 @@ class Authenticator:
             )
         token = bearer_token(request) or ""
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            return
+            request.state.admin = "admin-token"
+            return "admin-token"
         if self._oidc is not None and token.count(".") == 2:
             # A pool of its own: a slow issuer ties up these threads, not those of key lookups.
-            await asyncio.get_running_loop().run_in_executor(self._oidc_pool, self._oidc.verify_admin, token)
-            return
+            claims = await asyncio.get_running_loop().run_in_executor(self._oidc_pool, self._oidc.verify_admin, token)
+            who = f"{claims.get('iss', '')} {claims.get('email') or claims.get('sub') or 'unknown'}"[:200]
+            request.state.admin = who
+            return who
         raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp
 from serve_app import admin, cluster_metrics, health, metrics, models_api, openapi
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
+from serve_app.audit import AuditLog, audited
+from serve_app.audit import routes as audit_routes
 from serve_app.auth import Authenticator
 from serve_app.batches.assembly import BATCH_ENDPOINTS, Batches
 from serve_app.batches.worker import BatchWorker
@@ -112,7 +114,9 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *cluster_metrics.routes(cluster_metrics.for_catalog(catalog)),
         *openapi.routes(),
     ]
-    app = Starlette(routes=routes, exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
+    audit = AuditLog(database)
+    app = Starlette(routes=[*audit_routes(audit, auth), *audited(routes, audit)],
+                    exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
                     lifespan=_lifespan(monitor, reporter, holdings, worker))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)

@@ -229,6 +229,14 @@ def build_openapi() -> dict[str, Any]:
         "/admin/v1/keys/{key_id}/rotate": {"post": {
             **_operation("Rotate a key: a new secret, same id and history", _ADMIN, _JSON, errors=(400, 401, 404)),
             "parameters": key_param}},
+        "/admin/v1/audit": {"get": {**_operation(
+            "The audit log of admin actions, newest first: who (`admin-token`, or the JWT's issuer and email or "
+            "subject), what (method and route), when, from where, on what (ids); never a secret or a body", _ADMIN,
+            _JSON, errors=(400, 401)), "parameters": [
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
+                                                                               "maximum": 1000}},
+                {"name": "before", "in": "query", "required": False, "schema": {"type": "number"},
+                 "description": "Entries before this UNIX time (the next page)"}]}},
         "/v1/usage": {"get": {**_operation("The calling key's usage: totals, per model, per day, budget", _KEY,
                                            _JSON, errors=(400, 401, 503)), "parameters": period}},
         "/admin/v1/usage": {"get": {**_operation("Usage of every key, filtered and grouped (JSON or CSV)", _ADMIN,
