@@ -124,6 +124,12 @@ def test_admin_calls_accept_a_jwt_from_the_issuer(platform: Platform) -> None:
     assert keys(platform.issuer.token(expires_in=-300)) == 401
     assert keys(platform.issuer.token(key=new_rsa_key())) == 401
     assert keys(platform.issuer.token(role="reader")) == 403
+    created = httpx.post(f"{platform.base_url}/admin/v1/keys", json={"name": "by-jwt"},
+                         headers={"Authorization": f"Bearer {platform.issuer.token()}"})
+    assert created.status_code == 200
+    audit = httpx.get(f"{platform.base_url}/admin/v1/audit", headers=platform.admin_headers).json()["data"]
+    entry = next(e for e in audit if e["target"] == created.json()["id"])  # the audit log names the person
+    assert (entry["actor"], entry["action"]) == (f"{platform.issuer.url} admin@example.org", "POST /admin/v1/keys")
 
 
 def speak(folder: Path, text: str) -> bytes:
