@@ -39,6 +39,12 @@ RENEW_SECONDS = 2.0  # how often a running batch renews its claim and looks for 
 POLL_SECONDS = 1.0
 SWEEP_SECONDS = 60.0  # how often a replica deletes expired files (and blobs no row names)
 MAX_RETRY_WAIT_SECONDS = 30.0
+# Why a batch stopped before its end: its status, and the error its unrun lines get in the error file.
+ENDINGS = {
+    "expired": ("expired", "batch_expired", "This request could not be executed before the completion window expired."),
+    "cancelled": ("cancelled", "batch_cancelled", "The batch was cancelled before this request ran."),
+    "revoked": ("failed", "api_key_revoked", "The API key that made this batch was revoked before this request ran."),
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class BatchRun:
         self._batch = batch
         self._id: str = batch["id"]
         self._lock = asyncio.Lock()
-        self._stopping: str | None = None  # why no new line starts: "cancelled", "expired" or "lost"
+        self._stopping: str | None = None  # why no new line starts: a key of ENDINGS, or "lost"
         if batch["status"] == "cancelling":
             self._stopping = "cancelled"
         elif time.time() >= batch["expires_at"]:
@@ -212,15 +218,13 @@ class BatchRun:
                 self._stopping = self._stopping or "cancelled"
             elif now >= (self._batch["expires_at"] or now + 1):
                 self._stopping = self._stopping or "expired"
+            key = await asyncio.to_thread(self._worker._keys.get, self._batch["key_id"])
+            if key is None or key.revoked_at is not None:
+                self._stopping = self._stopping or "revoked"
 
     async def _finish(self, lines: list[dict[str, Any]], done: set[str], output: Appender, errors: Appender) -> None:
-        status = self._stopping or "completed"
-        if status == "completed" and time.time() >= self._batch["expires_at"]:
-            status = "expired"
-        code, message = {
-            "expired": ("batch_expired", "This request could not be executed before the completion window expired."),
-            "cancelled": ("batch_cancelled", "The batch was cancelled before this request ran."),
-        }.get(status, ("", ""))
+        stopped = self._stopping or ("expired" if time.time() >= self._batch["expires_at"] else None)
+        status, code, message = ENDINGS.get(stopped or "", ("completed", "", ""))
         for line in lines:
             if line["custom_id"] not in done:
                 await asyncio.to_thread(errors.append, unrun(line["custom_id"], code, message))
@@ -230,7 +234,8 @@ class BatchRun:
         now = int(time.time())
         files = await asyncio.to_thread(lambda: [self._result_file(appender, kind, now)
                                                  for appender, kind in ((output, "output"), (errors, "error"))])
-        if await asyncio.to_thread(self._store.finish, self._id, status, now, files[0], files[1]):
+        errors_object = _errors(code, message) if status == "failed" else None
+        if await asyncio.to_thread(self._store.finish, self._id, status, now, files[0], files[1], errors_object):
             await asyncio.to_thread(self._worker._blobs.delete, self._batch["input_blob"])
 
     def _result_file(self, appender: Appender, kind: str, now: int) -> Row | None:
@@ -243,7 +248,11 @@ class BatchRun:
                 "expires_at": now + self._batch["output_retention"]}
 
     async def _fail(self, code: str, message: str) -> None:
-        errors = {"object": "list", "data": [{"code": code, "message": message, "param": None, "line": None}]}
         now = int(time.time())
-        if await asyncio.to_thread(self._store.finish, self._id, "failed", now, None, None, errors):
+        if await asyncio.to_thread(self._store.finish, self._id, "failed", now, None, None, _errors(code, message)):
             await asyncio.to_thread(self._worker._blobs.delete, self._batch["input_blob"])
+
+
+def _errors(code: str, message: str) -> dict[str, Any]:
+    """A batch's ``errors``, as OpenAI's batch object holds them."""
+    return {"object": "list", "data": [{"code": code, "message": message, "param": None, "line": None}]}

@@ -337,3 +337,30 @@ def test_a_file_over_the_limit_is_refused_as_it_arrives(settings: Settings, pric
             sdk.files.create(file=("big.jsonl", io.BytesIO(jsonl([chat_line(str(i)) for i in range(100)]))),
                              purpose="batch")
     assert refused.value.status_code == 413 and refused.value.code == "request_too_large"
+
+
+def test_a_batch_whose_key_is_revoked_stops_and_fails(sdk: openai.OpenAI, engine: FakeEngine,
+                                                       settings: Settings) -> None:
+    engine.delay = 0.3
+    file_id, file_key = upload(sdk, [chat_line(f"v{i}") for i in range(20)])
+    batch = sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h",
+                               extra_headers={KEY_HEADER: file_key})
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    http = sdk._client
+    key_id = next(k["id"] for k in http.get("/admin/v1/keys", headers=admin).json()["data"] if k["name"] == "batches")
+    deadline = time.monotonic() + 30
+    while sdk.batches.retrieve(batch.id).request_counts.completed < 1:  # type: ignore[union-attr]  # running
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert http.delete(f"/admin/v1/keys/{key_id}", headers=admin).is_success
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the revoked key cannot read its batch any more: the store says
+        with connect(settings).connect() as db:
+            row = db.execute(text("SELECT status, completed, failed, errors FROM batches WHERE id = :id"),
+                             {"id": batch.id}).one()
+        if row[0] not in {"validating", "in_progress"}:
+            break
+        time.sleep(0.2)
+    status, completed, failed, errors = row
+    assert status == "failed" and 1 <= completed < 20 and completed + failed == 20
+    assert "api_key_revoked" in str(errors)
