@@ -93,6 +93,12 @@ class Settings(BaseModel):
         description="Under load, an ingress replica sends usage to the metering actor at most once per interval, "
                     "records finished meanwhile together (0: one call per finished request).",
     )
+    metering_shards: int = Field(
+        default=1, ge=1, le=256,
+        description="Metering actors, each holding the limits and usage of a share of the keys (by a digest of the "
+                    "key id). One sustains a few thousand usage records per second (benchmarks/README.md, "
+                    "`benchmarks.meter_scale`); more spread a large cluster's metering over processes and nodes.",
+    )
     metering_timeout_seconds: float = Field(
         default=10.0, gt=0,
         description="A call to the metering actor that takes longer fails: an admission is then a 503 "

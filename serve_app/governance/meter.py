@@ -1,4 +1,6 @@
-"""The metering actor: admission counters and the usage ledger, one instance for the whole cluster.
+"""The metering actor: admission counters and the usage ledger, one instance for the whole cluster, or one per
+shard of the keys (``LLMAAS_METERING_SHARDS``): every limit is a key's, so a key's admissions, leases,
+reservations and usage all going to one shard keeps each limit as exact as with a single actor.
 
 Every ingress replica asks it before calling an engine (``admit``: one small call per request, so limits
 hold across replicas) and sends it usage records in batches (``report``). Its counters are rebuilt from
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Protocol
 
 import ray
@@ -31,6 +36,7 @@ from serve_app.governance.windows import WindowCounters, window_bounds
 from serve_app.settings import Settings
 
 NAMESPACE = "llmaas"
+PREFIX = "llmaas-meter-"  # the actors' names
 ACTOR_CPUS = 0  # the actor only counts: it must never keep a model replica from being placed
 # A request's reservation that its replica stopped renewing (a killed ingress) is dropped after this; live
 # replicas renew theirs every HEARTBEAT_SECONDS (serve_app/governance/holdings.py).
@@ -70,21 +76,42 @@ class _Reservation:
 
 @dataclass
 class _Reservations:
+    """The reservations held, with each key's total per measure kept as they come and go (an admission reads
+    them for every limit: summing a key's reservations each time cost the actor most of its time under load,
+    with thousands in flight), and the earliest expiry, so that expiring scans only when one may be due.
+    Totals are exact fractions: floats added and taken away again drift, and a limit must hold to the unit."""
+
     by_request: dict[str, _Reservation] = field(default_factory=dict)
     by_key: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    totals: defaultdict[str, defaultdict[Measure, Fraction]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(Fraction)))
+    earliest_expiry: float = math.inf  # no reservation expires before this (renewals only push expiries later)
 
     def add(self, request_id: str, reservation: _Reservation) -> None:
+        self.pop(request_id)
         self.by_request[request_id] = reservation
         self.by_key[reservation.key_id].add(request_id)
+        totals = self.totals[reservation.key_id]
+        for measure, amount in reservation.amounts.items():
+            totals[measure] += Fraction(amount)
+        self.earliest_expiry = min(self.earliest_expiry, reservation.expires_at)
 
     def pop(self, request_id: str) -> _Reservation | None:
         reservation = self.by_request.pop(request_id, None)
         if reservation is not None:
-            self.by_key[reservation.key_id].discard(request_id)
+            key_id = reservation.key_id
+            self.by_key[key_id].discard(request_id)
+            if not self.by_key[key_id]:
+                del self.by_key[key_id], self.totals[key_id]
+            else:
+                totals = self.totals[key_id]
+                for measure, amount in reservation.amounts.items():
+                    totals[measure] -= Fraction(amount)
         return reservation
 
     def held(self, key_id: str, measure: Measure) -> float:
-        return sum(self.by_request[request_id].amounts.get(measure, 0.0) for request_id in self.by_key.get(key_id, ()))
+        totals = self.totals.get(key_id)
+        return float(totals.get(measure, 0)) if totals is not None else 0.0
 
     def renew(self, request_ids: Sequence[str], now: float) -> None:
         for request_id in request_ids:
@@ -93,16 +120,20 @@ class _Reservations:
                 reservation.expires_at = max(reservation.expires_at, now + RESERVATION_SECONDS)
 
     def expire(self, now: float) -> None:
+        if now <= self.earliest_expiry:
+            return
         for request_id in [rid for rid, r in self.by_request.items() if r.expires_at < now]:
             self.pop(request_id)
+        self.earliest_expiry = min((r.expires_at for r in self.by_request.values()), default=math.inf)
 
 
 class MeterCore:
     """The actor's logic, also usable in-process (unit tests)."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time, shard: int = 0) -> None:
         self._ledger = Ledger(connect(settings))
-        self._spool = Spool(settings.data_dir / f"usage-spool-{ledger_digest(settings)}.sqlite3")
+        spool = f"usage-spool-{actor_name(settings, shard).removeprefix(PREFIX)}.sqlite3"  # one per actor
+        self._spool = Spool(settings.data_dir / spool)
         self._clock = clock
         self._counters = WindowCounters()
         self._reservations = _Reservations()
@@ -116,7 +147,9 @@ class MeterCore:
             totals = self._ledger.window_totals(start)
             for key, amount in self._spool.store.window_totals(start).items():
                 totals[key] = totals.get(key, 0.0) + amount
-            self._counters.load(window, now, totals)
+            shards = settings.metering_shards
+            self._counters.load(window, now, {(key_id, measure): amount for (key_id, measure), amount in totals.items()
+                                              if shard_of(key_id, shards) == shard})
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
         now = self._clock()
@@ -227,9 +260,16 @@ class MeterCore:
         return LimitStatus(limit=limit, used=used, resets_at=window_bounds(limit.window, now)[1])
 
 
-def actor_name(settings: Settings) -> str:
-    """One metering actor per ledger: the name carries a digest of the database's location."""
-    return "llmaas-meter-" + ledger_digest(settings)
+def actor_name(settings: Settings, shard: int = 0) -> str:
+    """One metering actor per ledger (and shard): the name carries a digest of the database's location, and with
+    shards, which one of how many (another count starts other actors, which load their keys from the ledger)."""
+    name = PREFIX + ledger_digest(settings)
+    return name if settings.metering_shards == 1 else f"{name}-{shard}of{settings.metering_shards}"
+
+
+def shard_of(key_id: str, shards: int) -> int:
+    """The shard that meters a key (a digest stable across processes, unlike ``hash``)."""
+    return zlib.crc32(key_id.encode()) % shards if shards > 1 else 0
 
 
 def ledger_digest(settings: Settings) -> str:
@@ -237,49 +277,66 @@ def ledger_digest(settings: Settings) -> str:
 
 
 class ActorMeter:
-    """The ingress side of the metering actor: creates it on first use (once cluster-wide) and calls it."""
+    """The ingress side of the metering actors: creates each on first use (once cluster-wide) and calls the one
+    that holds the request's key (with shards: records split by key, a lease released where it was granted)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._actor: Any = None
+        self._actors: list[Any] = [None] * settings.metering_shards
+        self._lease_shards: dict[str, int] = {}  # lease id -> its shard (with more than one)
 
-    def _handle(self) -> Any:
-        if self._actor is None:
+    def _handle(self, shard: int) -> Any:
+        if self._actors[shard] is None:
             actor_class = ray.remote(MeterCore)
-            self._actor = actor_class.options(
-                name=actor_name(self._settings), namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+            self._actors[shard] = actor_class.options(
+                name=actor_name(self._settings, shard), namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
                 max_restarts=-1, max_task_retries=-1, num_cpus=ACTOR_CPUS, max_concurrency=1000,
-            ).remote(self._settings)
-        return self._actor
+            ).remote(self._settings, shard=shard)
+        return self._actors[shard]
 
-    async def _call(self, method: str, *args: Any) -> Any:
-        """One call to the actor, bounded by ``metering_timeout_seconds``. A call that fails or times out drops
+    async def _call(self, shard: int, method: str, *args: Any) -> Any:
+        """One call to an actor, bounded by ``metering_timeout_seconds``. A call that fails or times out drops
         the handle, so the next one looks the actor up again (or recreates it, once cluster-wide)."""
         try:
             async with asyncio.timeout(self._settings.metering_timeout_seconds):
-                return await getattr(self._handle(), method).remote(*args)
+                return await getattr(self._handle(shard), method).remote(*args)
         except (TimeoutError, RayError) as error:
-            self._actor = None
+            self._actors[shard] = None
             raise MeteringUnavailable(f"the metering actor's {method} failed: {type(error).__name__}") from error
 
+    async def _everywhere(self, method: str, *args: Any) -> list[Any]:
+        return list(await asyncio.gather(*(self._call(shard, method, *args) for shard in range(len(self._actors)))))
+
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
+        shard = shard_of(request.key_id, len(self._actors))
         try:
-            result: AdmissionResult = await self._call("admit", request)
+            result: AdmissionResult = await self._call(shard, "admit", request)
         except MeteringUnavailable as error:
             raise ServiceUnavailableError(
                 "Usage metering did not answer in time, so the request was not let in (nothing was billed). "
                 "Try again in a few seconds.", code="metering_unavailable", headers={"retry-after": "2"}) from error
+        if result.lease is not None and len(self._actors) > 1:
+            self._lease_shards[result.lease.lease_id] = shard
         return result
 
     async def report(self, records: Sequence[UsageRecord]) -> int:
-        count: int = await self._call("report", list(records))
-        return count
+        """Each shard gets its keys' records. A shard that fails fails the report, which the reporter sends
+        again whole: the shards that took their part count it once (by request id)."""
+        by_shard: defaultdict[int, list[UsageRecord]] = defaultdict(list)
+        for record in records:
+            by_shard[shard_of(record.key_id, len(self._actors))].append(record)
+        counts = await asyncio.gather(*(self._call(shard, "report", part) for shard, part in by_shard.items()))
+        return sum(counts)
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
-        await self._call("release", lease_id, list(in_flight))
+        shard = self._lease_shards.pop(lease_id, None)
+        if shard is None and len(self._actors) > 1:  # granted before a restart of this replica's meter: ask all
+            await self._everywhere("release", lease_id, list(in_flight))
+            return
+        await self._call(shard or 0, "release", lease_id, list(in_flight))
 
     async def renew(self, request_ids: Sequence[str]) -> None:
-        await self._call("renew", list(request_ids))
+        await self._everywhere("renew", list(request_ids))
 
 
 class MeteringUnavailable(Exception):

@@ -295,14 +295,14 @@ async def test_a_metering_actor_that_does_not_answer_is_a_clear_503_and_its_hand
             return Method()
 
     meter = ActorMeter(Settings(metering_timeout_seconds=0.05))
-    meter._actor = Silent()
+    meter._actors = [Silent()]
     with pytest.raises(ServiceUnavailableError) as refused:
         await meter.admit(AdmissionRequest("key_a", "req_1", (), {}))
     assert refused.value.code == "metering_unavailable" and refused.value.headers["retry-after"] == "2"
-    assert meter._actor is None  # looked up again (or recreated) by the next call
-    meter._actor = Silent()
+    assert meter._actors == [None]  # looked up again (or recreated) by the next call
+    meter._actors = [Silent()]
     with pytest.raises(MeteringUnavailable):  # the reporter keeps the batch and sends it again later
-        await meter.report([])
+        await meter.report([UsageRecord("req_1", "key_a", "m", "chat.completions")])
 
 
 async def test_concurrent_uploads_cross_an_audio_quota_by_one_file_at_most(
