@@ -16,7 +16,7 @@ import math
 import time
 import uuid
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -79,21 +79,21 @@ class _Reservations:
     """The reservations held, with each key's total per measure kept as they come and go (an admission reads
     them for every limit: summing a key's reservations each time cost the actor most of its time under load,
     with thousands in flight), and the earliest expiry, so that expiring scans only when one may be due.
-    Totals are exact fractions: floats added and taken away again drift, and a limit must hold to the unit."""
+    Totals are exact fractions: floats added and taken away again drift, and a limit must hold to the unit (an
+    amount that is not finite, a lease's share of a limit set to infinity, is counted apart)."""
 
     by_request: dict[str, _Reservation] = field(default_factory=dict)
     by_key: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     totals: defaultdict[str, defaultdict[Measure, Fraction]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(Fraction)))
+    unbounded: defaultdict[str, Counter[Measure]] = field(default_factory=lambda: defaultdict(Counter))
     earliest_expiry: float = math.inf  # no reservation expires before this (renewals only push expiries later)
 
     def add(self, request_id: str, reservation: _Reservation) -> None:
         self.pop(request_id)
         self.by_request[request_id] = reservation
         self.by_key[reservation.key_id].add(request_id)
-        totals = self.totals[reservation.key_id]
-        for measure, amount in reservation.amounts.items():
-            totals[measure] += Fraction(amount)
+        self._count(reservation, 1)
         self.earliest_expiry = min(self.earliest_expiry, reservation.expires_at)
 
     def pop(self, request_id: str) -> _Reservation | None:
@@ -102,14 +102,24 @@ class _Reservations:
             key_id = reservation.key_id
             self.by_key[key_id].discard(request_id)
             if not self.by_key[key_id]:
-                del self.by_key[key_id], self.totals[key_id]
+                del self.by_key[key_id]
+                self.totals.pop(key_id, None)
+                self.unbounded.pop(key_id, None)
             else:
-                totals = self.totals[key_id]
-                for measure, amount in reservation.amounts.items():
-                    totals[measure] -= Fraction(amount)
+                self._count(reservation, -1)
         return reservation
 
+    def _count(self, reservation: _Reservation, sign: int) -> None:
+        totals, unbounded = self.totals[reservation.key_id], self.unbounded[reservation.key_id]
+        for measure, amount in reservation.amounts.items():
+            if math.isfinite(amount):
+                totals[measure] += sign * Fraction(amount)
+            else:
+                unbounded[measure] += sign
+
     def held(self, key_id: str, measure: Measure) -> float:
+        if self.unbounded.get(key_id, Counter())[measure] > 0:
+            return math.inf
         totals = self.totals.get(key_id)
         return float(totals.get(measure, 0)) if totals is not None else 0.0
 

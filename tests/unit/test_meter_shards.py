@@ -4,7 +4,9 @@ stays exact with several; the ingress's side routes each call, records split by 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
+from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
@@ -125,3 +127,38 @@ def test_the_shards_run_side_by_side(settings: Settings) -> None:
     asyncio.run(handles[0].core.renew([]))
     spools = sorted(path.name for path in settings.data_dir.glob("usage-spool-*.sqlite3"))
     assert len(spools) == SHARDS
+
+
+def test_reserved_totals_are_exact_and_a_key_with_nothing_reserved_holds_zero() -> None:
+    from serve_app.governance.meter import _Reservation, _Reservations
+
+    held = _Reservations()
+    amounts = [0.1, 0.2, 16.2, 1e-9, 0.3]
+    for index, amount in enumerate(amounts):
+        held.add(f"r{index}", _Reservation("k", {Measure.COST: amount}, admitted_at=START))
+    held.pop("r2")
+    held.pop("r0")
+    assert held.held("k", Measure.COST) == float(sum(map(Fraction, [0.2, 1e-9, 0.3])))  # no drift from 16.2
+    for request_id in ("r1", "r3", "r4"):
+        held.pop(request_id)
+    assert held.held("k", Measure.COST) == 0.0 and not held.totals and not held.by_key
+    held.add("lease", _Reservation("k", {Measure.COST: math.inf}, admitted_at=START))
+    held.add("r5", _Reservation("k", {Measure.COST: 1.0}, admitted_at=START))
+    assert held.held("k", Measure.COST) == math.inf
+    held.pop("lease")
+    assert held.held("k", Measure.COST) == 1.0
+
+
+def test_reservations_expire_when_due_and_not_before() -> None:
+    from serve_app.governance.meter import RESERVATION_SECONDS, _Reservation, _Reservations
+
+    held = _Reservations()
+    held.add("early", _Reservation("k", {Measure.REQUESTS: 1.0}, admitted_at=START))
+    held.add("late", _Reservation("k", {Measure.REQUESTS: 1.0}, admitted_at=START + 30))
+    held.renew(["early"], START + 10)  # now due at START + 10 + RESERVATION_SECONDS
+    held.expire(START + RESERVATION_SECONDS + 5)
+    assert set(held.by_request) == {"early", "late"}
+    held.expire(START + RESERVATION_SECONDS + 10.5)
+    assert set(held.by_request) == {"late"} and held.held("k", Measure.REQUESTS) == 1.0
+    held.expire(START + RESERVATION_SECONDS + 30.5)
+    assert not held.by_request and held.held("k", Measure.REQUESTS) == 0.0
