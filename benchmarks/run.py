@@ -137,9 +137,10 @@ class Bench:
         if "chat" in self.families:
             with servers.bare_vllm(self.entries["chat"], models_dir) as base_url:
                 self._chat("bare", chat.measure("bare", base_url, "none", self.work, self.chat_plan))
-                if "litellm" in self.args.peers:  # in front of the same vLLM server, after it was measured alone
-                    with litellm_peer.proxy(ROOT, self.entries["chat"].id, base_url) as (proxy_url, key):
-                        self._chat("litellm", chat.measure("litellm", proxy_url, key, self.work, self.chat_plan))
+            if "litellm" in self.args.peers:  # a vLLM server of its own: the first one's prefix cache holds the prompts
+                with (servers.bare_vllm(self.entries["chat"], models_dir) as upstream,
+                      litellm_peer.proxy(ROOT, self.entries["chat"].id, upstream) as (proxy_url, key)):
+                    self._chat("litellm", chat.measure("litellm", proxy_url, key, self.work, self.chat_plan))
         if "embeddings" in self.families:
             self.family("embeddings")["bare"] = embeddings.measure_bare(self.entries["embeddings"], models_dir,
                                                                         self.inputs, self.embedding_plan)
