@@ -7,6 +7,7 @@ the engine's own renderer, so token counts (and so usage) come from the engine i
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -73,10 +74,7 @@ class VLLMDeployment:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         if request.background:
             await self._gate.background()
-            async for chunk in self._generate(request):
-                yield chunk
-            return
-        with self._gate.interactive():
+        with contextlib.nullcontext() if request.background else self._gate.interactive():
             async for chunk in self._generate(request):
                 yield chunk
 

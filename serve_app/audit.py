@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from serve_app.auth import Authenticator
 from serve_app.database import METADATA
 from serve_app.errors import InvalidRequestError
+from serve_app.http import limit_param
 
 AUDIT = Table(
     "admin_audit_log",
@@ -94,16 +95,13 @@ def _returned_id(response: Response) -> str | None:
 def routes(log: AuditLog, auth: Authenticator) -> list[Route]:
     async def list_entries(request: Request) -> JSONResponse:
         await auth.admin(request)
-        text = request.query_params.get("limit", "100")
+        limit = limit_param(request.query_params.get("limit"), 1000)
         before = request.query_params.get("before")
-        if not text.isdigit() or not 1 <= int(text) <= 1000:
-            raise InvalidRequestError("'limit' must be a whole number from 1 to 1000.", param="limit",
-                                      code="invalid_value")
         try:
             until = float(before) if before is not None else None
         except ValueError:
             raise InvalidRequestError("'before' must be a UNIX time.", param="before", code="invalid_value") from None
-        entries = await asyncio.to_thread(log.entries, int(text), until)
+        entries = await asyncio.to_thread(log.entries, limit, until)
         return JSONResponse({"object": "list", "data": entries})
 
     return [Route("/admin/v1/audit", list_entries, methods=["GET"])]

@@ -191,3 +191,13 @@ def json_endpoint(path: str, operation: JsonOperation, authenticate: Callable[[R
         return await operation.create(body, caller, request.state.request_id)
 
     return Route(path, endpoint, methods=["POST"])
+
+
+def limit_param(text: str | None, most: int, default: int = 100) -> int:
+    """A list's ``limit`` query parameter, from 1 to ``most``."""
+    if text is None:
+        return min(default, most)
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise InvalidRequestError(f"'limit' must be a whole number from 1 to {most}.", param="limit",
+                                  code="invalid_value")
+    return int(text)

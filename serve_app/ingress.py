@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -81,7 +82,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     governance = Governance(tiers, leased, reporter, holdings)
     recorder = recorder or metrics.Metrics()
     engines = metrics.instrument(engines, recorder)
-    router = ModelRouter(catalog, engines, today) if today else ModelRouter(catalog, engines)
+    route = functools.partial(ModelRouter, today=today) if today else ModelRouter
+    router = route(catalog, engines)
     status_tables.create(database)
     status = StatusReport(database, router, settings)
     monitor = health.HealthMonitor(router.engines, settings.health_timeout_seconds, settings.health_refresh_seconds,
@@ -94,20 +96,20 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
                          settings.image_url_allow_private)
     operations = json_operations(router, governance, limits, gate, images)
     # Batches run the same operations at the batch price, their usage sent to the meter before results are kept.
-    batch_router = ModelRouter(catalog.at_batch_prices(), engines, today) if today \
-        else ModelRouter(catalog.at_batch_prices(), engines)
+    batch_router = route(catalog.at_batch_prices(), engines)
     batch_reporter = UsageReporter(leased, settings.metering_retry_seconds, 0.0, holdings)
     batch_operations = json_operations(batch_router, Governance(tiers, leased, batch_reporter, holdings), limits, gate,
                                        images, background=True)
     batches = Batches(settings, database, {path: batch_operations[path] for path in BATCH_ENDPOINTS})
-    worker = batches.worker(store, Ledger(database), batch_reporter)
+    ledger = Ledger(database)
+    worker = batches.worker(store, ledger, batch_reporter)
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
     routes = [
         *models_api.routes(router, auth, governance),
         *(json_endpoint(path, operation, auth.api_key, bounds) for path, operation in operations.items()),
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
         *batches.routes(auth, bounds),
-        *usage_api.routes(Ledger(database), auth, tiers),
+        *usage_api.routes(ledger, auth, tiers),
         *admin.routes(store, cache, auth, tiers),
         *health.routes(monitor),
         *status_routes.routes(status, auth),
@@ -118,7 +120,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     app = Starlette(routes=[*audit_routes(audit, auth), *audited(routes, audit)],
                     exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
-                    lifespan=_lifespan(monitor, reporter, holdings, worker))
+                    lifespan=_lifespan(monitor, (reporter, batch_reporter), holdings, worker))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit,
@@ -164,7 +166,7 @@ Lifespan = Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
 SHUTDOWN_FLUSH_SECONDS = 15.0  # within Serve's graceful shutdown (20 s by default)
 
 
-def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: Holdings,
+def _lifespan(monitor: health.HealthMonitor, reporters: tuple[UsageReporter, ...], holdings: Holdings,
               worker: BatchWorker) -> Lifespan:
     """The replica's life: models are checked in the background from its start (serve_app.health), its
     reservations at the metering actor kept alive (serve_app.governance.holdings), and batches run
@@ -183,9 +185,10 @@ def _lifespan(monitor: health.HealthMonitor, reporter: UsageReporter, holdings: 
             await holdings.stop()
             try:
                 async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
-                    await reporter.flush()
+                    await asyncio.gather(*(reporter.flush() for reporter in reporters))
             except TimeoutError:
-                LOGGER.error("ingress stopping with %d usage records not sent to the metering actor", reporter.pending)
+                LOGGER.error("ingress stopping with %d usage records not sent to the metering actor",
+                             sum(reporter.pending for reporter in reporters))
 
     return lifespan
 

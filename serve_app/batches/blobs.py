@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Column, Engine, Integer, LargeBinary, String, Table, delete, func, insert, select
 
-from serve_app.batches.crypto import open_sealed, record_context, seal
+from serve_app.batches.crypto import SEAL_OVERHEAD, open_sealed, record_context, seal
 from serve_app.database import METADATA
 
 RECORDS = Table(
@@ -48,6 +48,21 @@ class Blobs:
                               .order_by(RECORDS.c.position)).all()
         for position, sealed in rows:
             yield open_sealed(key, sealed, record_context(blob, position))
+
+    def check_key(self, blob: str, key: bytes) -> None:
+        """Opens the blob's first record with ``key`` (``KeyMismatchError`` if it does not open); reads no other."""
+        with self._engine.connect() as db:
+            sealed = db.execute(select(RECORDS.c.sealed).where(RECORDS.c.blob == blob, RECORDS.c.position == 0)
+                                ).scalar()
+        if sealed is not None:
+            open_sealed(key, sealed, record_context(blob, 0))
+
+    def plaintext_bytes(self, blob: str) -> int:
+        """The bytes of the blob's records once opened (each sealed record carries a fixed overhead)."""
+        with self._engine.connect() as db:
+            count, sealed = db.execute(select(func.count(), func.coalesce(func.sum(func.length(RECORDS.c.sealed)), 0))
+                                       .where(RECORDS.c.blob == blob)).one()
+        return int(sealed) - SEAL_OVERHEAD * int(count)
 
     def appender(self, blob: str, key: bytes) -> Appender:
         """Appends to ``blob`` (created by the first append), after the records it holds."""

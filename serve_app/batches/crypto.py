@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+TAG_BYTES = 16
+SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES  # a sealed record is this much longer than its plaintext
 KEK_INFO = b"llmaas batch key-encryption key v1"
 
 

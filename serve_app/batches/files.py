@@ -21,6 +21,7 @@ from serve_app.batches.protocol import FILE_KEY_HEADER, ExpiresAfter, file_objec
 from serve_app.batches.store import BatchStore, InFlightLimitError, Row
 from serve_app.body_bounds import BodyBounds
 from serve_app.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, RateLimitError
+from serve_app.http import limit_param
 from serve_app.multipart import FORM_OVERHEAD_BYTES, read_form
 
 PREFIX = "/v1/files"
@@ -169,13 +170,3 @@ def _expires_in(fields: dict[str, object], retention: int) -> int:
         raise InvalidRequestError("'expires_after' needs anchor \"created_at\" and seconds between 3600 and "
                                   "2592000.", param="expires_after", code="invalid_value") from None
     return min(given.seconds, retention)
-
-
-def limit_param(text: str | None, most: int, default: int = 100) -> int:
-    """A list's ``limit`` query parameter, from 1 to ``most``."""
-    if text is None:
-        return min(default, most)
-    if not text.isdigit() or not 1 <= int(text) <= most:
-        raise InvalidRequestError(f"'limit' must be a whole number from 1 to {most}.", param="limit",
-                                  code="invalid_value")
-    return int(text)

@@ -14,11 +14,11 @@ from starlette.routing import Route
 from serve_app.auth import Authenticator
 from serve_app.batches.blobs import Blobs
 from serve_app.batches.crypto import KeyMismatchError, wrap
-from serve_app.batches.files import limit_param, owned, presented_key
+from serve_app.batches.files import owned, presented_key
 from serve_app.batches.protocol import FILE_KEY_HEADER, BatchCreateRequest, batch_object, page
 from serve_app.batches.store import BatchStore, InFlightLimitError, Row
 from serve_app.errors import InvalidRequestError, NotFoundError, RateLimitError, ServiceUnavailableError
-from serve_app.http import parse_body
+from serve_app.http import limit_param, parse_body
 
 PREFIX = "/v1/batches"
 WINDOW_SECONDS = 24 * 3600
@@ -44,7 +44,7 @@ def routes(store: BatchStore, blobs: Blobs, auth: Authenticator, kek: bytes | No
             raise InvalidRequestError("This file is already the input of a batch in flight.", param="input_file_id",
                                       code="file_in_use")
         try:
-            await asyncio.to_thread(lambda: next(iter(blobs.read(source["blob"], file_key)), None))
+            await asyncio.to_thread(blobs.check_key, source["blob"], file_key)
         except KeyMismatchError:
             raise InvalidRequestError(f"The {FILE_KEY_HEADER} header does not open this file: present the file_key "
                                       "you got when you uploaded it.", param=FILE_KEY_HEADER,

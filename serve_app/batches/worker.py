@@ -72,9 +72,9 @@ class BatchWorker:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
+        """Stops running batches (the ingress's shutdown sends their queued usage, within its bound)."""
         if self._task is not None:
             await tasks.stop(self._task)
-        await self._reporter.flush()
 
     async def _loop(self) -> None:
         while True:
@@ -115,14 +115,13 @@ class BatchRun:
         elif time.time() >= batch["expires_at"]:
             self._stopping = "expired"
         self._billed: dict[int, str] = {}  # lines whose run completed and was billed, by index: that run's id
-        self._file_key = b""
         self._completed = self._failed = self._input_tokens = self._output_tokens = 0
 
     async def run(self) -> None:
         batch = self._batch
         assert self._worker._config.kek is not None
         try:
-            self._file_key = file_key = unwrap(self._worker._config.kek, batch["wrapped_key"] or b"", self._id)
+            file_key = unwrap(self._worker._config.kek, batch["wrapped_key"] or b"", self._id)
         except KeyMismatchError:
             await self._fail("batch_key_lost", "The platform restarted under another batch secret and can no longer "
                              "read this batch; upload the file again and create a new batch.")
@@ -241,7 +240,7 @@ class BatchRun:
     def _result_file(self, appender: Appender, kind: str, now: int) -> Row | None:
         if appender.count == 0:
             return None
-        size = sum(len(record) + 1 for record in self._worker._blobs.read(appender.blob, self._file_key))
+        size = self._worker._blobs.plaintext_bytes(appender.blob) + appender.count  # a newline after each line
         return {"id": "file-" + secrets.token_hex(12), "key_id": self._batch["key_id"], "purpose": "batch_output",
                 "filename": f"{self._id}_{kind}.jsonl", "bytes": size, "lines": appender.count,
                 "endpoint": None, "blob": appender.blob, "created_at": now,

@@ -156,6 +156,8 @@ def test_sealed_batch_records_on_postgres(settings: Settings) -> None:
     appender = blobs.appender("in_pg", key)
     appender.append(b"three")
     assert list(blobs.read("in_pg", key)) == [b"one", b"two", b"three"]
+    assert blobs.plaintext_bytes("in_pg") == len(b"onetwothree")
+    blobs.check_key("in_pg", key)
     with pytest.raises(KeyMismatchError):
         list(blobs.read("in_pg", new_file_key()))
     blobs.delete("in_pg")

@@ -207,7 +207,10 @@ def test_embeddings_batches_and_listing(sdk: openai.OpenAI) -> None:
     listed = sdk.batches.list(limit=5)
     assert batch.id in [b.id for b in listed.data]
     assert batch.output_file_id in [f.id for f in sdk.files.list(purpose="batch_output")]
-    output = download(sdk, batch.output_file_id, file_key)
+    size = sdk.files.retrieve(batch.output_file_id).bytes
+    content = sdk.files.content(batch.output_file_id, extra_headers={KEY_HEADER: file_key}).content
+    assert size == len(content)  # the file object's bytes are those of the JSONL the client downloads
+    output = {line["custom_id"]: line for line in map(json.loads, content.splitlines())}
     assert output["e1"]["response"]["body"]["object"] == "list"
 
 
@@ -252,6 +255,9 @@ def test_sealed_records_open_only_with_their_key_in_their_place(settings: Settin
     assert list(blobs.read("in_1", key)) == [b"one", b"two"]
     with pytest.raises(KeyMismatchError):
         list(blobs.read("in_1", new_file_key()))
+    assert blobs.plaintext_bytes("in_1") == len(b"onetwo")
+    with pytest.raises(KeyMismatchError):
+        blobs.check_key("in_1", new_file_key())
     blobs.appender("out_1", key).append(b"first")
     resumed = blobs.appender("out_1", key)  # a batch taken over: appends after what is there
     resumed.append(b"second")
