@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import Engine, select
@@ -69,11 +70,10 @@ def client(engine: Engine, provider: Provider, tmp_path: Path) -> Iterator[TestC
         yield test_client
 
 
-def refused(response: object, status: int, reason: str) -> None:
-    assert getattr(response, "status_code") == status
-    text = getattr(response, "text")
-    assert f'data-reason="{reason}"' in text and "Traceback" not in text
-    assert "llmaas_console=" not in getattr(response, "headers").get("set-cookie", "")
+def refused(response: httpx.Response, status: int, reason: str) -> None:
+    assert response.status_code == status
+    assert f'data-reason="{reason}"' in response.text and "Traceback" not in response.text
+    assert "llmaas_console=" not in response.headers.get("set-cookie", "")
 
 
 def test_pkce_round_trip_signs_an_organisation_admin_in(client: TestClient, provider: Provider) -> None:
@@ -164,8 +164,8 @@ def test_missing_mfa_is_refused_when_the_organisation_requires_it(client: TestCl
     assert sign_in(client, provider, "alice", ACME).status_code == 303
 
 
-@pytest.mark.parametrize("claims", [{"email": "mallory@evil.test"}, {"email": "alice@acme.test", "email_verified": False},
-                                    {}])
+@pytest.mark.parametrize("claims", [{"email": "mallory@evil.test"},
+                                    {"email": "alice@acme.test", "email_verified": False}, {}])
 def test_an_email_outside_the_allowed_domains_is_refused(client: TestClient, provider: Provider,
                                                          claims: dict[str, object]) -> None:
     provider.user("mallory", **claims, amr=MFA, groups=["llm-admins"])
