@@ -306,7 +306,7 @@
     const form = h("form", { id: "create-key", class: "card", onsubmit: async (event) => {
       event.preventDefault();
       const body = keyBody(form);
-      if (state.session.role === "operator" && state.scope) body.organisation_id = state.scope;
+      if (state.session.role === "operator" && state.scope) body.organisation = state.scope;
       const created = await act(() => api("POST", "/admin/v1/keys", body));
       if (!created) return;
       form.reset();
@@ -438,10 +438,10 @@
     const path = "/admin/v1/organisations/" + encodeURIComponent(organisationId);
     const [budget, organisation] = await Promise.all([api("GET", path + "/budget"), api("GET", path)]);
     const monthly = budget.monthly_budget_usd ?? null;
-    const spent = budget.spent_usd ?? 0;
-    const remaining = budget.remaining_usd ?? (monthly === null ? null : Math.max(0, monthly - spent));
-    const alerts = organisation.alerts || budget.alerts || {};
-    const fired = budget.alerts_fired || [];
+    const spent = budget.spent_this_month_usd ?? 0;
+    const remaining = budget.remaining_this_month_usd ?? null;
+    const alerts = organisation.alerts || { thresholds_percent: budget.thresholds_percent };
+    const fired = budget.alerts || [];
     const thresholds = input("thresholds_percent", { value: (alerts.thresholds_percent || []).join(", "), inputmode: "numeric" });
     const webhook = input("webhook_url", { type: "url", value: alerts.webhook_url || "" });
     const form = h("form", { class: "card", id: "budget-alerts", onsubmit: async (event) => {
@@ -463,7 +463,7 @@
       meter ? h("section", { class: "card" }, meter) : null,
       h("section", { class: "card" }, h("h2", {}, t("budget_fired")), fired.length
         ? h("ul", {}, fired.map((alert) => h("li", {}, t("budget_threshold_fired",
-          { percent: alert.threshold_percent, date: when(alert.fired_at || alert.at) }))))
+          { percent: alert.threshold_percent, date: when(alert.fired_at) }))))
         : h("p", {}, t("budget_fired_none"))),
       form);
   }
