@@ -34,10 +34,9 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 
 
 class Issuers:
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self) -> None:
         self._documents: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=256, ttl=CACHE_SECONDS)
         self._keys: TTLCache[str, KeySet] = TTLCache(maxsize=256, ttl=CACHE_SECONDS)
-        self._transport = transport  # tests may route the issuer's traffic; None: the network
 
     async def authorization_url(self, policy: Policy, login: PendingLogin, state: str) -> str:
         document = await self._document(policy.issuer)
@@ -54,7 +53,7 @@ class Issuers:
         method = "client_secret_basic" if policy.client_secret else "none"
         async with AsyncOAuth2Client(client_id=policy.client_id, client_secret=policy.client_secret,
                                      token_endpoint_auth_method=method, redirect_uri=login.redirect_uri,
-                                     timeout=TIMEOUT_SECONDS, transport=self._transport) as client:
+                                     timeout=TIMEOUT_SECONDS) as client:
             try:
                 token = await client.fetch_token(str(document["token_endpoint"]), grant_type="authorization_code",
                                                  code=code, code_verifier=login.code_verifier)
@@ -110,7 +109,7 @@ class Issuers:
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, transport=self._transport) as client:
+            async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
                 response = await client.get(url)
                 response.raise_for_status()
                 found = response.json()

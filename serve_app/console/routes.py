@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -49,11 +48,10 @@ def secured(endpoint_response: Response) -> Response:
     return endpoint_response
 
 
-def routes(sessions: ConsoleSessions, logins: PendingLogins, organisations: OrganisationStore, settings: Settings,
-           transport: httpx.AsyncBaseTransport | None = None) -> list[Route]:
-    """``transport`` routes the console's calls to issuers (tests); None: the network."""
+def routes(sessions: ConsoleSessions, logins: PendingLogins, organisations: OrganisationStore,
+           settings: Settings) -> list[Route]:
     files = _static_files()
-    signin = SignIn(sessions, logins, organisations, settings, Issuers(transport))
+    signin = SignIn(sessions, logins, organisations, settings, Issuers())
 
     def static(name: str, request: Request) -> Response:
         body, etag = files[name]
