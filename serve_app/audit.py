@@ -2,7 +2,8 @@
 
 Every ``/admin/`` route that changes something (any method but GET) is wrapped: once it has answered with
 success, one entry is written with the admin's identity (``Authenticator.admin``), the method and route
-template, the ids it acted on (path parameters, and the ``id`` of what it returned) and the client's address.
+template, the ids it acted on (path parameters, and the ``id`` of what it returned), the organisation acted on
+and the client's address. An organisation's administrators see their organisation's entries; operators all.
 Request and response bodies are not kept: a key's secret and an incident's text never reach the log.
 ``GET /admin/v1/audit`` lists the entries, newest first.
 """
@@ -25,6 +26,7 @@ from serve_app.auth import Authenticator
 from serve_app.database import METADATA
 from serve_app.errors import InvalidRequestError
 from serve_app.http import limit_param
+from serve_app.principals import Principal
 
 AUDIT = Table(
     "admin_audit_log",
@@ -35,6 +37,7 @@ AUDIT = Table(
     Column("action", String(120), nullable=False),  # "DELETE /admin/v1/keys/{key_id}"
     Column("target", String(200)),
     Column("address", String(64)),
+    Column("organisation_id", String(64)),  # the organisation acted on, for its administrators' view
     Index("admin_audit_log_by_time", "at"),
 )
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -43,15 +46,18 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        METADATA.create_all(engine, tables=[AUDIT])
 
-    def record(self, actor: str, action: str, target: str | None, address: str | None) -> None:
+    def record(self, actor: str, action: str, target: str | None, address: str | None,
+               organisation_id: str | None = None) -> None:
         with self._engine.begin() as db:
             db.execute(insert(AUDIT).values(id="audit_" + secrets.token_hex(12), at=time.time(), actor=actor,
-                                            action=action, target=target, address=address))
+                                            action=action, target=target, address=address,
+                                            organisation_id=organisation_id))
 
-    def entries(self, limit: int, before: float | None) -> list[dict[str, Any]]:
+    def entries(self, limit: int, before: float | None, organisation_id: str | None = None) -> list[dict[str, Any]]:
         query = select(AUDIT).order_by(AUDIT.c.at.desc()).limit(limit)
+        if organisation_id is not None:
+            query = query.where(AUDIT.c.organisation_id == organisation_id)
         if before is not None:
             query = query.where(AUDIT.c.at < before)
         with self._engine.connect() as db:
@@ -76,9 +82,12 @@ def _audited(route: Route, log: AuditLog) -> Route:
         response = await endpoint(request)
         if response.status_code < 300:
             target = ",".join(str(value) for value in request.path_params.values()) or _returned_id(response)
-            await asyncio.to_thread(log.record, getattr(request.state, "admin", "unknown"),
+            principal: Principal | None = getattr(request.state, "principal", None)
+            organisation = getattr(request.state, "audit_organisation", None) or (
+                principal.organisation_id if principal else None)
+            await asyncio.to_thread(log.record, principal.who if principal else "unknown",
                                     f"{request.method} {route.path}", target,
-                                    request.client.host if request.client else None)
+                                    request.client.host if request.client else None, organisation)
         return response
 
     return Route(route.path, with_audit, methods=methods, name=route.name)
@@ -94,14 +103,15 @@ def _returned_id(response: Response) -> str | None:
 
 def routes(log: AuditLog, auth: Authenticator) -> list[Route]:
     async def list_entries(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        principal = await auth.admin(request)
+        scope = principal.scope(request.query_params.get("organisation"))
         limit = limit_param(request.query_params.get("limit"), 1000)
         before = request.query_params.get("before")
         try:
             until = float(before) if before is not None else None
         except ValueError:
             raise InvalidRequestError("'before' must be a UNIX time.", param="before", code="invalid_value") from None
-        entries = await asyncio.to_thread(log.entries, limit, until)
+        entries = await asyncio.to_thread(log.entries, limit, until, scope)
         return JSONResponse({"object": "list", "data": entries})
 
     return [Route("/admin/v1/audit", list_entries, methods=["GET"])]

@@ -1,17 +1,24 @@
-"""Who is calling: API keys for ``/v1``; the bootstrap admin token or an OIDC JWT for ``/admin``."""
+"""Who is calling: API keys for ``/v1``; for ``/admin``, a :class:`~serve_app.principals.Principal`: an operator
+(the bootstrap admin token, or a JWT of the operator's OIDC issuer) or an organisation's administrator (a JWT
+of that organisation's own issuer, or a console session)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import jwt
 from starlette.requests import Request
 
 from serve_app.auth_throttle import FailedAuthThrottle
 from serve_app.errors import AuthenticationError
 from serve_app.keys import ApiKey, KeyCache
 from serve_app.oidc import OidcVerifier
+from serve_app.organisations.model import SingleSignOn
+from serve_app.organisations.store import OrganisationStore
+from serve_app.principals import Principal, SessionAuthority
 
 # With governance switched off (benchmarks only), every caller is this unmetered identity.
 DEFAULT_FAILURES_PER_MINUTE = 30
@@ -31,8 +38,15 @@ def _redacted(secret: str) -> str:
 
 class Authenticator:
     def __init__(self, keys: KeyCache, admin_token: str | None, oidc: OidcVerifier | None = None,
-                 require_keys: bool = True, throttle: FailedAuthThrottle | None = None) -> None:
+                 require_keys: bool = True, throttle: FailedAuthThrottle | None = None,
+                 organisations: OrganisationStore | None = None, sessions: SessionAuthority | None = None,
+                 oidc_issuer: str | None = None) -> None:
         self._keys = keys
+        self._organisations = organisations
+        self._sessions = sessions
+        self._oidc_issuer = oidc_issuer.rstrip("/") if oidc_issuer else None
+        # One verifier per organisation's sign-in settings (each keeps its issuer's keys).
+        self._organisation_verifiers: dict[tuple[str, str], OidcVerifier] = {}  # (id, its settings as JSON)
         self._throttle = throttle or FailedAuthThrottle(DEFAULT_FAILURES_PER_MINUTE)
         self._oidc_pool = ThreadPoolExecutor(max_workers=OIDC_THREADS, thread_name_prefix="oidc")
         self._admin_token = admin_token
@@ -67,23 +81,91 @@ class Authenticator:
             raise AuthenticationError("This API key has been revoked.", code="invalid_api_key")
         return key
 
-    async def admin(self, request: Request) -> str:
-        """Admits the bootstrap admin token, or a JWT from the configured OIDC issuer with the admin role; who it
-        is (``admin-token``, or the JWT's ``iss`` and ``email`` or ``sub``) is also kept in ``request.state.admin``
-        for the audit log."""
-        if not self._admin_token and self._oidc is None:
+    async def admin(self, request: Request) -> Principal:
+        """The administrator calling: the bootstrap admin token or a JWT of the operator's issuer with the admin
+        role (an operator), a JWT of an organisation's own issuer (that organisation's administrator), or a
+        console session (no bearer token; its CSRF token checked by the sessions). Kept in
+        ``request.state.principal`` for the audit log."""
+        principal = await self._admin(request)
+        request.state.principal = principal
+        return principal
+
+    async def operator(self, request: Request) -> Principal:
+        """The caller, who must be an operator administrator (else 403)."""
+        principal = await self.admin(request)
+        principal.require_operator()
+        return principal
+
+    async def _admin(self, request: Request) -> Principal:
+        token = bearer_token(request)
+        if token is None and self._sessions is not None:
+            session = await self._sessions.principal(request)
+            if session is not None:
+                return session
+        token = token or ""
+        issuer = _unverified_issuer(token) if token.count(".") == 2 else None
+        if not self._admin_token and self._oidc is None and (issuer is None or self._organisations is None):
             raise AuthenticationError(
-                "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN or LLMAAS_OIDC_ISSUER set.",
-                code="admin_disabled",
-            )
-        token = bearer_token(request) or ""
+                "The admin API is disabled: start the platform with LLMAAS_ADMIN_TOKEN or LLMAAS_OIDC_ISSUER set "
+                "(organisations' administrators sign in at their own issuers).", code="admin_disabled")
         if self._admin_token and hmac.compare_digest(token.encode(), self._admin_token.encode()):
-            request.state.admin = "admin-token"
-            return "admin-token"
-        if self._oidc is not None and token.count(".") == 2:
-            # A pool of its own: a slow issuer ties up these threads, not those of key lookups.
-            claims = await asyncio.get_running_loop().run_in_executor(self._oidc_pool, self._oidc.verify_admin, token)
-            who = f"{claims.get('iss', '')} {claims.get('email') or claims.get('sub') or 'unknown'}"[:200]
-            request.state.admin = who
-            return who
+            return Principal(who="admin-token", role="operator")
+        if issuer is not None:
+            if self._oidc is not None and (issuer == self._oidc_issuer or self._oidc_issuer is None):
+                claims = await self._verify(self._oidc, token)
+                return Principal(who=_who(claims), role="operator", via="jwt")
+            if issuer and self._organisations is not None:
+                return await self._organisation_admin(issuer, token)
         raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")
+
+    async def _organisation_admin(self, issuer: str, token: str) -> Principal:
+        """An organisation's administrator: a JWT of the issuer one or more organisations sign in at, for the
+        client id of one of them (its audience), that meets that organisation's rules."""
+        assert self._organisations is not None
+        candidates = await asyncio.to_thread(self._organisations.by_issuer, issuer)
+        audiences = _audiences(token)
+        for organisation in candidates:
+            sso = organisation.sso
+            if sso is None or sso.client_id not in audiences:
+                continue
+            verifier = self._organisation_verifier(organisation.id, sso)
+            claims = await self._verify(verifier, token)
+            return Principal(who=_who(claims), role="organisation_admin", organisation_id=organisation.id, via="jwt")
+        raise AuthenticationError("Invalid admin token: no organisation signs in with this issuer and audience.",
+                                  code="invalid_token")
+
+    def _organisation_verifier(self, organisation_id: str, sso: SingleSignOn) -> OidcVerifier:
+        settings = sso.model_dump_json()
+        found = self._organisation_verifiers.get((organisation_id, settings))
+        if found is None:
+            for stale in [known for known in self._organisation_verifiers if known[0] == organisation_id]:
+                del self._organisation_verifiers[stale]
+            found = OidcVerifier(sso.issuer, sso.client_id, None, sso.group_claim, sso.group_value, sso.require_mfa,
+                                 email_domains=sso.allowed_email_domains)
+            self._organisation_verifiers[organisation_id, settings] = found
+        return found
+
+    async def _verify(self, verifier: OidcVerifier, token: str) -> dict[str, Any]:
+        # A pool of its own: a slow issuer ties up these threads, not those of key lookups.
+        return await asyncio.get_running_loop().run_in_executor(self._oidc_pool, verifier.verify_admin, token)
+
+
+def _unverified_issuer(token: str) -> str | None:
+    """The ``iss`` a JWT claims, to pick who verifies it (nothing is trusted before that)."""
+    try:
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer.rstrip("/") if isinstance(issuer, str) else None
+
+
+def _audiences(token: str) -> set[str]:
+    try:
+        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
+    except jwt.PyJWTError:
+        return set()
+    return {audience} if isinstance(audience, str) else {item for item in audience or [] if isinstance(item, str)}
+
+
+def _who(claims: dict[str, Any]) -> str:
+    return f"{claims.get('iss', '')} {claims.get('email') or claims.get('sub') or 'unknown'}"[:200]

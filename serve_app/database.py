@@ -2,7 +2,8 @@
 
 SQLite under ``LLMAAS_DATA_DIR`` by default (WAL, so that every replica and actor on the node shares it);
 PostgreSQL when ``LLMAAS_DATABASE_URL`` names one (needed when replicas run on several nodes). SQLAlchemy
-Core speaks both; each store declares its tables on :data:`METADATA` and creates them if missing.
+Core speaks both; each store declares its tables on :data:`METADATA`, and versioned migrations
+(serve_app/migrations) create and change them: a test checks that the two agree.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 
+from serve_app.migrations import upgrade
 from serve_app.settings import Settings
 
 METADATA = MetaData()
@@ -31,7 +33,15 @@ def database_url(settings: Settings) -> str:
 
 
 def connect(settings: Settings) -> Engine:
-    """An engine for the platform's database; SQLite's folder is created if needed."""
+    """An engine for the platform's database, migrated to the latest schema revision (serve_app/migrations);
+    SQLite's folder is created if needed."""
+    engine = connect_unmigrated(settings)
+    upgrade(engine)
+    return engine
+
+
+def connect_unmigrated(settings: Settings) -> Engine:
+    """An engine for the platform's database as it is."""
     url = database_url(settings)
     if not url.startswith("sqlite"):
         # A server that cannot be reached fails a connection in seconds, not after the system's TCP timeout.

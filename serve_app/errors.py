@@ -71,6 +71,11 @@ class NotFoundError(APIError):
     error_type = "invalid_request_error"
 
 
+class ConflictError(APIError):
+    status_code = 409
+    error_type = "invalid_request_error"
+
+
 class GoneError(APIError):
     status_code = 410
     error_type = "invalid_request_error"

@@ -90,7 +90,7 @@ class GenerationStep:
         self._limits.check_n(plan.n)
         self._limits.check_prompt(plan.prompt_characters, plan.prompt_param)
         endpoint.check(entry)
-        quotas = self._governance.quotas(key)
+        quotas = await self._governance.quotas(key)
         requested, param = endpoint.requested_output(quotas.max_tokens_per_request)
         limit = output_limit(requested, quotas.max_tokens_per_request, param, context_length=entry.context_length)
         ids = Answer(plan.id_prefix + uuid.uuid4().hex, int(time.time()), plan.model)

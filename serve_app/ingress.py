@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from serve_app import admin, cluster_metrics, health, metrics, models_api, openapi
+from serve_app import admin, cluster_metrics, console, health, metrics, models_api, openapi
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.audit import AuditLog, audited
@@ -51,6 +51,9 @@ from serve_app.guardrails.gate import GuardGate
 from serve_app.http import JsonOperation, RequestContextMiddleware, json_endpoint
 from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
+from serve_app.organisations import routes as organisation_routes
+from serve_app.organisations.alert_store import AlertStore
+from serve_app.organisations.store import OrganisationStore
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
 from serve_app.rerank.serving import RerankService
 from serve_app.responses.protocol import ResponseCreateRequest
@@ -58,7 +61,6 @@ from serve_app.responses.serving import ResponsesService
 from serve_app.routing import HealthChecked, ModelRouter
 from serve_app.settings import Settings
 from serve_app.status import routes as status_routes
-from serve_app.status import tables as status_tables
 from serve_app.status.report import StatusReport
 
 LOGGER = logging.getLogger("serve_app")
@@ -74,17 +76,19 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     database = connect(settings)
     store = KeyStore(database)
     cache = KeyCache(store, settings.key_cache_seconds)
-    auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance)
+    organisations = OrganisationStore(database)
+    sessions = console.ConsoleSessions(database)
+    auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance,
+                         organisations=organisations, sessions=sessions, oidc_issuer=settings.oidc_issuer)
     tiers = load_tiers(settings.tiers)
     leased = LeasedMeter(meter, settings.admission_lease_seconds)
     holdings = Holdings(leased)
     reporter = UsageReporter(leased, settings.metering_retry_seconds, settings.metering_interval_seconds, holdings)
-    governance = Governance(tiers, leased, reporter, holdings)
+    governance = Governance(tiers, leased, reporter, holdings, organisations)
     recorder = recorder or metrics.Metrics()
     engines = metrics.instrument(engines, recorder)
     route = functools.partial(ModelRouter, today=today) if today else ModelRouter
     router = route(catalog, engines)
-    status_tables.create(database)
     status = StatusReport(database, router, settings)
     monitor = health.HealthMonitor(router.engines, settings.health_timeout_seconds, settings.health_refresh_seconds,
                                    status.probed_down)
@@ -98,7 +102,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     # Batches run the same operations at the batch price, their usage sent to the meter before results are kept.
     batch_router = route(catalog.at_batch_prices(), engines)
     batch_reporter = UsageReporter(leased, settings.metering_retry_seconds, 0.0, holdings)
-    batch_operations = json_operations(batch_router, Governance(tiers, leased, batch_reporter, holdings), limits, gate,
+    batch_operations = json_operations(batch_router, Governance(tiers, leased, batch_reporter, holdings, organisations),
+                                       limits, gate,
                                        images, background=True)
     batches = Batches(settings, database, {path: batch_operations[path] for path in BATCH_ENDPOINTS})
     ledger = Ledger(database)
@@ -110,11 +115,13 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *audio_routes.routes(TranscriptionService(router, governance), auth, settings.max_audio_bytes),
         *batches.routes(auth, bounds),
         *usage_api.routes(ledger, auth, tiers),
-        *admin.routes(store, cache, auth, tiers),
+        *admin.routes(store, cache, auth, tiers, organisations),
+        *organisation_routes.routes(organisations, auth, ledger, AlertStore(database)),
         *health.routes(monitor),
         *status_routes.routes(status, auth),
         *cluster_metrics.routes(cluster_metrics.for_catalog(catalog)),
         *openapi.routes(),
+        *console.routes(sessions, console.PendingLogins(database), organisations, settings),
     ]
     audit = AuditLog(database)
     app = Starlette(routes=[*audit_routes(audit, auth), *audited(routes, audit)],

@@ -15,11 +15,12 @@ import uuid
 from dataclasses import dataclass, field
 
 from cachetools import TTLCache
-from sqlalchemy import Boolean, Column, Engine, Integer, String, Table, Text, insert, inspect, select, text, update
+from sqlalchemy import Boolean, Column, Engine, Index, Integer, String, Table, Text, insert, select, update
 
 from serve_app.database import METADATA
 from serve_app.errors import DATABASE_UNREACHABLE, database_unavailable
 from serve_app.governance.quotas import Quotas
+from serve_app.organisations.model import DEFAULT_ORGANISATION
 
 KEY_PREFIX = "sk-"
 UNREACHABLE_PAUSE_SECONDS = 1.0
@@ -38,6 +39,8 @@ API_KEYS = Table(
     Column("created_at", Integer, nullable=False),
     Column("rotated_at", Integer),
     Column("revoked_at", Integer),
+    Column("organisation_id", String(64), nullable=False, server_default=DEFAULT_ORGANISATION),
+    Index("api_keys_by_organisation", "organisation_id"),
 )
 
 
@@ -53,12 +56,14 @@ class ApiKey:
     internal: bool = False
     rotated_at: int | None = None
     revoked_at: int | None = None
+    organisation_id: str = DEFAULT_ORGANISATION
 
     def public(self) -> dict[str, object]:
         """The key as the admin API shows it: never the secret, only a hint of it."""
         return {"id": self.id, "object": "api_key", "name": self.name, "owner": self.owner,
                 "redacted_value": self.hint, "tier": self.tier,
                 "quotas": self.quotas.model_dump(mode="json", exclude_unset=True),
+                "organisation_id": self.organisation_id,
                 "internal": self.internal, "created_at": self.created_at, "rotated_at": self.rotated_at,
                 "revoked": self.revoked_at is not None, "revoked_at": self.revoked_at}
 
@@ -77,7 +82,8 @@ def _key(row: object) -> ApiKey:
     return ApiKey(id=data["id"], name=data["name"], hint=data["hint"], tier=data["tier"],
                   created_at=data["created_at"], owner=data["owner"],
                   quotas=Quotas.model_validate(json.loads(data["quotas"] or "{}")),
-                  internal=bool(data["internal"]), rotated_at=data["rotated_at"], revoked_at=data["revoked_at"])
+                  internal=bool(data["internal"]), rotated_at=data["rotated_at"], revoked_at=data["revoked_at"],
+                  organisation_id=data["organisation_id"])
 
 
 def _quotas_json(quotas: Quotas) -> str:
@@ -89,18 +95,17 @@ class KeyStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        METADATA.create_all(engine, tables=[API_KEYS])
-        _add_missing_columns(engine)
 
     def create(self, name: str, tier: str, *, owner: str | None = None, quotas: Quotas | None = None,
-               internal: bool = False) -> tuple[ApiKey, str]:
+               internal: bool = False, organisation_id: str = DEFAULT_ORGANISATION) -> tuple[ApiKey, str]:
         """A new key and its secret; the secret is returned here and never again."""
         secret, digest, hint = _new_secret()
         key_id = "key_" + uuid.uuid4().hex[:24]
         with self._engine.begin() as db:
             db.execute(insert(API_KEYS).values(
                 id=key_id, name=name, owner=owner, key_hash=digest, hint=hint, tier=tier,
-                quotas=_quotas_json(quotas or Quotas()), internal=internal, created_at=int(time.time())))
+                quotas=_quotas_json(quotas or Quotas()), internal=internal, created_at=int(time.time()),
+                organisation_id=organisation_id))
         key = self.get(key_id)
         assert key is not None
         return key, secret
@@ -115,8 +120,10 @@ class KeyStore:
             row = db.execute(select(API_KEYS).where(API_KEYS.c.key_hash == digest)).first()
         return _key(row) if row else None
 
-    def list(self, *, include_internal: bool = False) -> list[ApiKey]:
+    def list(self, *, include_internal: bool = False, organisation_id: str | None = None) -> list[ApiKey]:
         query = select(API_KEYS).order_by(API_KEYS.c.created_at, API_KEYS.c.id)
+        if organisation_id is not None:
+            query = query.where(API_KEYS.c.organisation_id == organisation_id)
         if not include_internal:
             query = query.where(API_KEYS.c.internal.is_(False))
         with self._engine.connect() as db:
@@ -167,17 +174,6 @@ class KeyStore:
             if rotated is not None:
                 return rotated[1]
         return self.create(name, tier="unlimited", internal=True)[1]
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Brings a key table written by an earlier version up to date (columns added since, with defaults)."""
-    present = {column["name"] for column in inspect(engine).get_columns(API_KEYS.name)}
-    defaults = {"owner": "NULL", "tier": "'starter'", "quotas": "'{}'", "internal": "FALSE", "rotated_at": "NULL"}
-    with engine.begin() as db:
-        for name, default in defaults.items():
-            if name not in present:
-                column_type = API_KEYS.c[name].type.compile(engine.dialect)
-                db.execute(text(f"ALTER TABLE {API_KEYS.name} ADD COLUMN {name} {column_type} DEFAULT {default}"))
 
 
 RECENTLY_VALID_SECONDS = 3600.0

@@ -39,13 +39,15 @@ def routes(router: ModelRouter, auth: Authenticator, governance: Governance) -> 
     async def list_models(request: Request) -> JSONResponse:
         key = await auth.api_key(request)
         today = router.today()
-        data = [model_object(entry, today) for entry in router.listed() if governance.allows(key, entry.id)]
+        quotas = await governance.quotas(key)
+        data = [model_object(entry, today) for entry in router.listed()
+                if key.internal or quotas.allows_model(entry.id)]
         return JSONResponse({"object": "list", "data": data})
 
     async def retrieve_model(request: Request) -> JSONResponse:
         key = await auth.api_key(request)
         model = request.path_params["model"]
-        if not governance.allows(key, model):
+        if not await governance.allows(key, model):
             raise model_not_found(model)
         entry = router.entry(model)
         return JSONResponse(model_object(entry, router.today()), headers=deprecation_headers(entry, router.today()))

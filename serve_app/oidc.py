@@ -15,6 +15,7 @@ import json
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
@@ -26,6 +27,8 @@ UNREACHABLE_PAUSE_SECONDS = 30.0
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 LEEWAY_SECONDS = 30
 DISCOVERY_TIMEOUT_SECONDS = 5
+MFA_ACR_VALUES = frozenset({"http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+                            "urn:mace:incommon:iap:silver", "phr", "phrh"})
 
 
 class IssuerUnreachableError(Exception):
@@ -33,14 +36,16 @@ class IssuerUnreachableError(Exception):
 
 
 class OidcVerifier:
-    def __init__(self, issuer: str, audience: str, jwks_url: str | None, admin_claim: str, admin_value: str,
-                 require_mfa: bool, jwks_refresh_seconds: float = 300.0) -> None:
+    def __init__(self, issuer: str, audience: str, jwks_url: str | None, admin_claim: str | None,
+                 admin_value: str | None, require_mfa: bool, jwks_refresh_seconds: float = 300.0,
+                 email_domains: Sequence[str] = ()) -> None:
         self._issuer = issuer
         self._audience = audience
         self._jwks_url = jwks_url
-        self._admin_claim = admin_claim
+        self._admin_claim = admin_claim  # None: any user of the issuer (an organisation that names no group)
         self._admin_value = admin_value
         self._require_mfa = require_mfa
+        self._email_domains = tuple(email_domains)
         self._refresh_seconds = jwks_refresh_seconds
         self._client: jwt.PyJWKClient | None = None
         self._forced_at = float("-inf")  # monotonic time of the last refetch for an unknown key id
@@ -90,14 +95,39 @@ class OidcVerifier:
                                       "minute.", code="invalid_token") from None
         except jwt.PyJWTError as exc:
             raise AuthenticationError(f"Invalid admin token: {_reason(exc)}.", code="invalid_token") from None
-        if not _has_role(_claim(claims, self._admin_claim), self._admin_value):
-            raise PermissionDeniedError(
-                f"The token does not grant the admin role (`{self._admin_value}` in claim `{self._admin_claim}`).",
-                code="admin_role_required")
-        if self._require_mfa and not _shows_mfa(claims.get("amr")):
-            raise PermissionDeniedError("Admin access requires multi-factor authentication (the token's `amr`).",
-                                        code="mfa_required")
+        check_admin_claims(claims, self._admin_claim, self._admin_value, self._require_mfa, self._email_domains)
         return claims
+
+
+def check_admin_claims(claims: dict[str, Any], role_claim: str | None, role_value: str | None, require_mfa: bool,
+                       email_domains: Sequence[str] = ()) -> None:
+    """403 unless verified claims make an administrator: the role (``role_value`` in the claim at the dotted path
+    ``role_claim``, when one is named), an e-mail address in one of ``email_domains`` (when named; not one the
+    issuer says is unverified), and multi-factor authentication when required. The admin API's JWTs and the
+    console's ID tokens are held to the same rules."""
+    if role_claim and role_value and not _has_role(_claim(claims, role_claim), role_value):
+        raise PermissionDeniedError(
+            f"The token does not grant the admin role (`{role_value}` in claim `{role_claim}`).",
+            code="admin_role_required")
+    if email_domains:
+        email = claims.get("email")
+        domain = email.rpartition("@")[2].lower() if isinstance(email, str) and "@" in email else None
+        if domain not in email_domains or claims.get("email_verified") is False:
+            raise PermissionDeniedError("This account's e-mail address is not in a domain allowed to administer "
+                                        "this organisation.", code="email_domain_not_allowed")
+    if require_mfa and not shows_mfa(claims):
+        raise PermissionDeniedError("Admin access requires multi-factor authentication (the token's `amr` or "
+                                    "`acr`): sign in again with a second factor.", code="mfa_required")
+
+
+def shows_mfa(claims: dict[str, Any]) -> bool:
+    """RFC 8176 ``amr``: ``mfa`` itself, or two different methods (e.g. ``pwd`` and ``otp``); or an ``acr`` that
+    names multi-factor authentication."""
+    amr = claims.get("amr")
+    if isinstance(amr, list) and ("mfa" in amr or len(set(amr)) >= 2):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and ("mfa" in acr.lower() or acr in MFA_ACR_VALUES)
 
 
 def _matching(keys: list[jwt.PyJWK], kid: object) -> jwt.PyJWK | None:
@@ -123,11 +153,6 @@ def _has_role(value: Any, role: str) -> bool:
     if isinstance(value, list):
         return role in value
     return False
-
-
-def _shows_mfa(amr: Any) -> bool:
-    """RFC 8176: ``mfa`` itself, or two different methods (e.g. ``pwd`` and ``otp``)."""
-    return isinstance(amr, list) and ("mfa" in amr or len(set(amr)) >= 2)
 
 
 def _reason(exc: Exception) -> str:

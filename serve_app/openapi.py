@@ -19,6 +19,7 @@ from serve_app.batches.protocol import BatchCreateRequest
 from serve_app.chat.protocol import ChatCompletionRequest
 from serve_app.completions.protocol import CompletionRequest
 from serve_app.embeddings.protocol import EmbeddingCreateRequest
+from serve_app.organisations.model import CreateOrganisation, OrganisationFields
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
 from serve_app.responses.protocol import ResponseCreateRequest
 from serve_app.status.protocol import CreateIncidentUpdateRequest, CreateMaintenanceRequest, UpdateIncidentRequest
@@ -165,10 +166,35 @@ def _status_paths() -> dict[str, Any]:
     }
 
 
+def _organisation_paths() -> dict[str, Any]:
+    org = [{"name": "organisation_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/admin/v1/me": {"get": _operation(
+            "Who is signed in: `role` (`operator` or `organisation_admin`) and, for an organisation's administrator, "
+            "the organisation", _ADMIN, _JSON, errors=(401, 403))},
+        "/admin/v1/organisations": {
+            "post": _operation("Create an organisation: contract (organisation-wide limits), its administrators' "
+                               "OpenID Connect issuer and MFA rule, budget alerts (operators)", _ADMIN, _JSON,
+                               CreateOrganisation, (400, 401, 403, 409)),
+            "get": _operation("List organisations (an organisation's administrators see their own)", _ADMIN, _JSON,
+                              errors=(401, 403)),
+        },
+        "/admin/v1/organisations/{organisation_id}": {
+            "get": {**_operation("Retrieve an organisation (the SSO client secret is never shown)", _ADMIN, _JSON,
+                                 errors=(401, 403, 404)), "parameters": org},
+            "patch": {**_operation("Update an organisation (operators: any field; its administrators: `alerts`)",
+                                   _ADMIN, _JSON, OrganisationFields, (400, 401, 403, 404)), "parameters": org},
+        },
+        "/admin/v1/organisations/{organisation_id}/budget": {"get": {**_operation(
+            "The organisation's spend this month against its monthly budget, and the alerts fired", _ADMIN, _JSON,
+            errors=(401, 403, 404)), "parameters": org}},
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     bodies: list[type[BaseModel]] = [ChatCompletionRequest, CompletionRequest, ResponseCreateRequest,
                                      EmbeddingCreateRequest, RerankCreateRequest, BatchCreateRequest, CreateKeyRequest,
-                                     UpdateKeyRequest, *_STATUS_BODIES]
+                                     UpdateKeyRequest, CreateOrganisation, OrganisationFields, *_STATUS_BODIES]
     forms: list[type[BaseModel]] = [CreateTranscriptionRequest, CreateTranslationRequest]
     _, schemas = models_json_schema([(m, "validation") for m in [*bodies, *forms]],
                                     ref_template="#/components/schemas/{model}")
@@ -243,6 +269,7 @@ def build_openapi() -> dict[str, Any]:
                                                  _JSON_OR_CSV,
                                                  errors=(400, 401, 403, 503)), "parameters": usage_filters}},
     }
+    paths.update(_organisation_paths())
     paths.update(_status_paths())
     paths.update(batch_spec.paths())
     return {

@@ -122,6 +122,11 @@ class Settings(BaseModel):
     oidc_require_mfa: bool = Field(
         default=False, description="Require the JWT's `amr` to show multi-factor authentication."
     )
+    console_client_id: str | None = Field(
+        default=None, description="The console's client id at LLMAAS_OIDC_ISSUER, for operators' sign-in at "
+                                  "/console (organisations' administrators sign in with their organisation's own).")
+    console_client_secret: str | None = Field(
+        default=None, description="Its secret, for a confidential client (a public client uses PKCE alone).")
     health_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long a model's background health check may take before it counts as down."
     )

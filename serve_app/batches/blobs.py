@@ -31,7 +31,6 @@ WRITE_CHUNK = 1000
 class Blobs:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        METADATA.create_all(engine, tables=[RECORDS])
 
     def write(self, blob: str, key: bytes, records: Iterable[bytes]) -> None:
         """A new blob of ``records``, written whole or not at all."""

@@ -117,7 +117,6 @@ def _give_slot(db: Any, key_id: str, kind: str) -> None:
 class BatchStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        METADATA.create_all(engine, tables=[FILES, BATCHES, SLOTS])
 
     # files
 

@@ -70,11 +70,11 @@ def for_organisation(organisation: Organisation | None) -> Policy:
 
 
 def for_operator(settings: Settings) -> Policy:
-    client_id = getattr(settings, "console_client_id", None)
+    client_id = settings.console_client_id
     if not settings.oidc_issuer or not client_id:
         raise Refused("no_operator_sso", 404)
     return Policy(issuer=settings.oidc_issuer.rstrip("/"), client_id=client_id,
-                  client_secret=getattr(settings, "console_client_secret", None), role="operator",
+                  client_secret=settings.console_client_secret, role="operator",
                   group_claim=settings.oidc_admin_claim, group_value=settings.oidc_admin_value,
                   require_mfa=settings.oidc_require_mfa)
 

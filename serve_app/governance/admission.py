@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.responses import Response
 
@@ -73,7 +74,7 @@ class Ticket:
             prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
             audio_seconds=usage.audio_seconds,
             cost_usd=cost(self.pricing, usage.prompt_tokens, usage.completion_tokens, usage.audio_seconds),
-            outcome=outcome, ended_at=time.time()), urgent=self.urgent)
+            outcome=outcome, ended_at=time.time(), organisation_id=self.key.organisation_id), urgent=self.urgent)
 
     def screening(self) -> AbstractContextManager[None]:
         """Around checks of the admitted request before any engine is called (the prompt guard): a refusal
@@ -125,19 +126,29 @@ class Governance:
     """Per ingress replica: checks keys against their tier and overrides, through the shared meter."""
 
     def __init__(self, tiers: TierConfig, meter: Meter, reporter: UsageReporter,
-                 holdings: Holdings | None = None) -> None:
+                 holdings: Holdings | None = None, organisations: Contracts | None = None) -> None:
         self._tiers = tiers
         self._meter = meter
         self._reporter = reporter
         self._holdings = holdings  # the admitted requests whose reservations this replica keeps alive
+        self._organisations = organisations
 
-    def allows(self, key: ApiKey, model: str) -> bool:
+    async def allows(self, key: ApiKey, model: str) -> bool:
         """Whether the key may call the model (the models it may not are also hidden from /v1/models)."""
-        return key.internal or self.quotas(key).allows_model(model)
+        return key.internal or (await self.quotas(key)).allows_model(model)
 
-    def quotas(self, key: ApiKey) -> Quotas:
-        """The key's effective limits and guard mode: its tier's, with its own overrides on top."""
-        return self._tiers.effective_quotas(key.tier, key.quotas)
+    async def contract(self, key: ApiKey) -> Quotas | None:
+        """The organisation-wide limits of the key's organisation, if it has any."""
+        if self._organisations is None or key.internal:
+            return None
+        return await self._organisations.contract(key.organisation_id)
+
+    async def quotas(self, key: ApiKey) -> Quotas:
+        """The key's effective limits and guard mode: its tier's, with its own overrides on top, within its
+        organisation's contract (the models it allows, its per-request bound)."""
+        own = self._tiers.effective_quotas(key.tier, key.quotas)
+        contract = await self.contract(key)
+        return own if contract is None else within_contract(own, contract)
 
     async def admit(self, key: ApiKey, model: str, endpoint: str, request_id: str, pricing: Pricing, *,
                     prompt_estimate: int = 0, max_output_tokens: int = 0, audio_seconds: float = 0.0,
@@ -148,7 +159,8 @@ class Governance:
         caller has them."""
         if key.internal:
             return Ticket(key, model, endpoint, request_id, pricing, reporter=None)
-        quotas = self.quotas(key) if quotas is None else quotas
+        quotas = await self.quotas(key) if quotas is None else quotas
+        contract = await self.contract(key)
         if not quotas.allows_model(model):
             raise PermissionDeniedError(
                 f"This API key is not allowed to use the model `{model}`. Ask the operator to add it to the "
@@ -162,22 +174,44 @@ class Governance:
         if audio:
             reservation[Measure.AUDIO_SECONDS] = audio
         limits = quotas.limits()
-        stream_limit = quotas.stream_limit() if stream else None
-        if stream_limit is not None:
+        stream_limits = [quotas.stream_limit() if stream else None]
+        if contract is not None:
+            limits += contract.limits("organisation")
+            stream_limits.append(contract.stream_limit("organisation") if stream else None)
+        held_streams = [limit for limit in stream_limits if limit is not None]
+        if held_streams:
             # The open stream is held as a reservation until its usage record reaches the meter.
-            limits.insert(0, stream_limit)
+            limits = [*held_streams, *limits]
             reservation[Measure.STREAMS] = 1.0
-        result = await self._meter.admit(AdmissionRequest(key.id, request_id, tuple(limits), reservation))
+        result = await self._meter.admit(AdmissionRequest(key.id, request_id, tuple(limits), reservation,
+                                                          organisation_id=key.organisation_id))
         headers = rate_limit_headers(result)
         if not result.admitted:
             assert result.refused_by is not None
             raise refusal(result.refused_by, result.now, headers)
         if self._holdings is not None:
             self._holdings.hold(request_id)
-        holds_stream = stream_limit is not None
+        holds_stream = bool(held_streams)
         near_a_limit = result.held_at_meter and result.lease is None
         return Ticket(key, model, endpoint, request_id, pricing, self._reporter, headers,
                       holds_stream=holds_stream, urgent=holds_stream or near_a_limit)
+
+
+class Contracts(Protocol):
+    async def contract(self, organisation_id: str) -> Quotas | None: ...
+
+
+def within_contract(own: Quotas, contract: Quotas) -> Quotas:
+    """A key's limits within its organisation's contract: only models both allow, and the lower per-request
+    bound. (The contract's windowed limits count the whole organisation's use, in admission.)"""
+    changes: dict[str, object] = {}
+    if contract.allowed_models is not None:
+        changes["allowed_models"] = (contract.allowed_models if own.allowed_models is None
+                                     else own.allowed_models & contract.allowed_models)
+    if contract.max_tokens_per_request is not None:
+        changes["max_tokens_per_request"] = min(own.max_tokens_per_request or contract.max_tokens_per_request,
+                                                contract.max_tokens_per_request)
+    return own.model_copy(update=changes) if changes else own
 
 
 def prompt_bound(characters: int, context_length: int, added_tokens: int = ADDED_TOKENS) -> int:
@@ -230,9 +264,10 @@ def duration(seconds: float) -> str:
 
 def refusal(status: LimitStatus, now: float, headers: dict[str, str]) -> RateLimitError | QuotaExceededError:
     limit = status.limit
+    whose = "your organisation" if limit.scope == "organisation" else "this API key"
     if limit.measure is Measure.STREAMS:
         return RateLimitError(
-            f"Too many concurrent streams on this API key: at most {_number(limit.maximum)} streamed requests may "
+            f"Too many concurrent streams on {whose}: at most {_number(limit.maximum)} streamed requests may "
             "be open at once. Retry when one of them has finished, or send this request without `stream`.",
             code="too_many_concurrent_streams", headers={**headers, "retry-after": "1"})
     words = LIMIT_WORDS.get(limit.name, limit.name)
@@ -242,10 +277,10 @@ def refusal(status: LimitStatus, now: float, headers: dict[str, str]) -> RateLim
     wait = duration(status.resets_at - now)
     if limit.window is Window.MONTH:
         return QuotaExceededError(
-            f"You exceeded your current quota: the {words} of this API key is reached (limit {_number(shown_limit)}, "
+            f"You exceeded your current quota: the {words} of {whose} is reached (limit {_number(shown_limit)}, "
             f"used {_number(round(shown_used, 6))}). It resets in {wait}; ask the platform's operator to raise it.",
             code="insufficient_quota", headers=headers)
     return RateLimitError(
-        f"Rate limit reached for {words} on this API key: limit {_number(shown_limit)}, used "
+        f"Rate limit reached for {words} on {whose}: limit {_number(shown_limit)}, used "
         f"{_number(round(shown_used, 6))}. Please try again in {wait}.",
         code="rate_limit_exceeded", headers={**headers, "retry-after": str(max(1, math.ceil(status.resets_at - now)))})

@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from serve_app.database import connect, database_url
 from serve_app.errors import ServiceUnavailableError
-from serve_app.governance.ledger import Ledger
+from serve_app.governance.ledger import Ledger, organisation_subject
 from serve_app.governance.quotas import Limit, Measure, Window
 from serve_app.governance.records import AdmissionRequest, AdmissionResult, Lease, LimitStatus, UsageRecord
 from serve_app.governance.spool import DRAIN_RETRY_SECONDS, Spool
@@ -69,9 +69,17 @@ class _Reservation:
     amounts: dict[Measure, float]
     admitted_at: float
     expires_at: float = 0.0
+    organisation_id: str | None = None  # its key's organisation, whose limits it also holds room in
 
     def __post_init__(self) -> None:
         self.expires_at = self.expires_at or self.admitted_at + RESERVATION_SECONDS
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """Whose limits it holds room in: its key's, and its organisation's."""
+        if self.organisation_id is None:
+            return (self.key_id,)
+        return (self.key_id, organisation_subject(self.organisation_id))
 
 
 @dataclass
@@ -92,25 +100,30 @@ class _Reservations:
     def add(self, request_id: str, reservation: _Reservation) -> None:
         self.pop(request_id)
         self.by_request[request_id] = reservation
-        self.by_key[reservation.key_id].add(request_id)
+        for subject in reservation.subjects:
+            self.by_key[subject].add(request_id)
         self._count(reservation, 1)
         self.earliest_expiry = min(self.earliest_expiry, reservation.expires_at)
 
     def pop(self, request_id: str) -> _Reservation | None:
         reservation = self.by_request.pop(request_id, None)
         if reservation is not None:
-            key_id = reservation.key_id
-            self.by_key[key_id].discard(request_id)
-            if not self.by_key[key_id]:
-                del self.by_key[key_id]
-                self.totals.pop(key_id, None)
-                self.unbounded.pop(key_id, None)
-            else:
-                self._count(reservation, -1)
+            for subject in reservation.subjects:
+                self.by_key[subject].discard(request_id)
+                if not self.by_key[subject]:
+                    del self.by_key[subject]
+                    self.totals.pop(subject, None)
+                    self.unbounded.pop(subject, None)
+                else:
+                    self._count_for(subject, reservation, -1)
         return reservation
 
     def _count(self, reservation: _Reservation, sign: int) -> None:
-        totals, unbounded = self.totals[reservation.key_id], self.unbounded[reservation.key_id]
+        for subject in reservation.subjects:
+            self._count_for(subject, reservation, sign)
+
+    def _count_for(self, subject: str, reservation: _Reservation, sign: int) -> None:
+        totals, unbounded = self.totals[subject], self.unbounded[subject]
         for measure, amount in reservation.amounts.items():
             if math.isfinite(amount):
                 totals[measure] += sign * Fraction(amount)
@@ -157,21 +170,24 @@ class MeterCore:
             totals = self._ledger.window_totals(start)
             for key, amount in self._spool.store.window_totals(start).items():
                 totals[key] = totals.get(key, 0.0) + amount
-            shards = settings.metering_shards
-            self._counters.load(window, now, {(key_id, measure): amount for (key_id, measure), amount in totals.items()
-                                              if shard_of(key_id, shards) == shard})
+            # Every shard loads every key's and organisation's totals: which shard meters a key depends on its
+            # organisation, and counts no shard consults cost only memory.
+            self._counters.load(window, now, totals)
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
         now = self._clock()
         self._reservations.expire(now)
         self._drain_spool(now)
-        statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
+        statuses = [self._status(_subject(request, limit), limit, now) for limit in request.limits]
         refused = next((status for status in statuses if status.used >= status.limit.maximum), None)
         if refused is not None:
             return AdmissionResult(admitted=False, statuses=tuple(statuses), refused_by=refused, now=now)
-        self._counters.add(request.key_id, {Measure.REQUESTS: 1}, now)
-        self._reservations.add(request.request_id, _Reservation(request.key_id, dict(request.reservation), now))
-        statuses = [self._status(request.key_id, limit, now) for limit in request.limits]
+        reservation = _Reservation(request.key_id, dict(request.reservation), now,
+                                   organisation_id=request.organisation_id)
+        for subject in reservation.subjects:
+            self._counters.add(subject, {Measure.REQUESTS: 1}, now)
+        self._reservations.add(request.request_id, reservation)
+        statuses = [self._status(_subject(request, limit), limit, now) for limit in request.limits]
         lease = self._lease(request, tuple(statuses), now) if request.lease_seconds > 0 else None
         return AdmissionResult(admitted=True, statuses=tuple(statuses), now=now, lease=lease, held_at_meter=True)
 
@@ -190,8 +206,9 @@ class MeterCore:
         expires_at = min([now + request.lease_seconds, *(status.resets_at for status in statuses)])
         lease_id = f"lease-{uuid.uuid4().hex}"
         self._reservations.add(lease_id, _Reservation(request.key_id, amounts, now,
-                                                      expires_at=expires_at + LEASE_GRACE_SECONDS))
-        return Lease(lease_id, request.key_id, amounts, statuses, expires_at)
+                                                      expires_at=expires_at + LEASE_GRACE_SECONDS,
+                                                      organisation_id=request.organisation_id))
+        return Lease(lease_id, request.key_id, amounts, statuses, expires_at, request.organisation_id)
 
     async def release(self, lease_id: str, in_flight: InFlight) -> None:
         """A replica gives a lease back. Its requests still in flight keep a reservation each (requests
@@ -203,8 +220,8 @@ class MeterCore:
             now = self._clock()
             for request_id, amounts in in_flight:
                 if request_id not in self._settled:
-                    self._reservations.add(request_id, _Reservation(lease.key_id,
-                                                                    {**amounts, Measure.REQUESTS: 1.0}, now))
+                    self._reservations.add(request_id, _Reservation(lease.key_id, {**amounts, Measure.REQUESTS: 1.0},
+                                                                    now, organisation_id=lease.organisation_id))
 
     async def renew(self, request_ids: Sequence[str]) -> None:
         """A replica's heartbeat: its requests still in flight keep their reservations (unknown ids: requests
@@ -233,6 +250,8 @@ class MeterCore:
                 if reservation is not None and Measure.REQUESTS not in reservation.amounts:
                     del amounts[Measure.REQUESTS]  # counted when it was admitted (by this incarnation)
                 self._counters.add(record.key_id, amounts, now)
+                if record.organisation_id is not None:
+                    self._counters.add(organisation_subject(record.organisation_id), amounts, now)
             return len(new)
 
     def _write(self, records: Sequence[UsageRecord], unseen: Sequence[UsageRecord]) -> list[UsageRecord]:
@@ -270,6 +289,13 @@ class MeterCore:
         return LimitStatus(limit=limit, used=used, resets_at=window_bounds(limit.window, now)[1])
 
 
+def _subject(request: AdmissionRequest, limit: Limit) -> str:
+    """Whose use a limit counts: the key's, or (an organisation's contract) its organisation's."""
+    if limit.scope == "organisation" and request.organisation_id is not None:
+        return organisation_subject(request.organisation_id)
+    return request.key_id
+
+
 def actor_name(settings: Settings, shard: int = 0) -> str:
     """One metering actor per ledger (and shard): the name carries a digest of the database's location, and with
     shards, which one of how many (another count starts other actors, which load their keys from the ledger)."""
@@ -277,9 +303,10 @@ def actor_name(settings: Settings, shard: int = 0) -> str:
     return name if settings.metering_shards == 1 else f"{name}-{shard}of{settings.metering_shards}"
 
 
-def shard_of(key_id: str, shards: int) -> int:
-    """The shard that meters a key (a digest stable across processes, unlike ``hash``)."""
-    return zlib.crc32(key_id.encode()) % shards if shards > 1 else 0
+def shard_of(key_id: str, shards: int, organisation_id: str | None = None) -> int:
+    """The shard that meters a key: its organisation's (all of an organisation's keys on one shard, so that its
+    contract's limits are exact too), by a digest stable across processes, unlike ``hash``."""
+    return zlib.crc32((organisation_id or key_id).encode()) % shards if shards > 1 else 0
 
 
 def ledger_digest(settings: Settings) -> str:
@@ -318,7 +345,7 @@ class ActorMeter:
         return list(await asyncio.gather(*(self._call(shard, method, *args) for shard in range(len(self._actors)))))
 
     async def admit(self, request: AdmissionRequest) -> AdmissionResult:
-        shard = shard_of(request.key_id, len(self._actors))
+        shard = shard_of(request.key_id, len(self._actors), request.organisation_id)
         try:
             result: AdmissionResult = await self._call(shard, "admit", request)
         except MeteringUnavailable as error:
@@ -334,7 +361,7 @@ class ActorMeter:
         again whole: the shards that took their part count it once (by request id)."""
         by_shard: defaultdict[int, list[UsageRecord]] = defaultdict(list)
         for record in records:
-            by_shard[shard_of(record.key_id, len(self._actors))].append(record)
+            by_shard[shard_of(record.key_id, len(self._actors), record.organisation_id)].append(record)
         counts = await asyncio.gather(*(self._call(shard, "report", part) for shard, part in by_shard.items()))
         return sum(counts)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Scope = Literal["key", "organisation"]
 
 
 class Window(StrEnum):
@@ -82,24 +84,26 @@ class Quotas(BaseModel):
     def overridden_by(self, overrides: Quotas) -> Quotas:
         return self.model_copy(update=overrides.model_dump(exclude_unset=True))
 
-    def limits(self) -> list[Limit]:
-        """The numeric limits that are set, each with what it counts and over which window."""
+    def limits(self, scope: Scope = "key") -> list[Limit]:
+        """The numeric limits that are set, each with what it counts and over which window (``scope``: a key's
+        own, or an organisation's contract over all its keys)."""
         found = []
         for field, (measure, window, scale) in LIMIT_FIELDS.items():
             value = getattr(self, field)
             if value is not None:
-                found.append(Limit(name=field, measure=measure, window=window, maximum=float(value) * scale))
+                found.append(Limit(name=field, measure=measure, window=window, maximum=float(value) * scale,
+                                   scope=scope))
         return found
 
     def allows_model(self, model: str) -> bool:
         return self.allowed_models is None or model in self.allowed_models
 
-    def stream_limit(self) -> Limit | None:
+    def stream_limit(self, scope: Scope = "key") -> Limit | None:
         """The bound on open streams, for the admission of a streamed request (the window is not used)."""
         if self.max_concurrent_streams is None:
             return None
         return Limit(name="max_concurrent_streams", measure=Measure.STREAMS, window=Window.MINUTE,
-                     maximum=float(self.max_concurrent_streams))
+                     maximum=float(self.max_concurrent_streams), scope=scope)
 
 
 class Limit(BaseModel):
@@ -109,6 +113,7 @@ class Limit(BaseModel):
     measure: Measure
     window: Window
     maximum: float
+    scope: Scope = "key"  # whose use it counts: the key's, or its organisation's
 
 
 LIMIT_FIELDS: dict[str, tuple[Measure, Window, float]] = {

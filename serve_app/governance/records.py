@@ -24,6 +24,7 @@ class UsageRecord:
     cost_usd: float = 0.0
     outcome: Outcome = "completed"
     ended_at: float = 0.0
+    organisation_id: str | None = None  # the key's organisation, whose limits it also counts against
 
     @property
     def day(self) -> str:
@@ -47,9 +48,10 @@ class AdmissionRequest:
 
     key_id: str
     request_id: str
-    limits: tuple[Limit, ...]
+    limits: tuple[Limit, ...]  # the key's, and its organisation's contract (``scope="organisation"``)
     reservation: dict[Measure, float] = field(default_factory=dict)
     lease_seconds: float = 0.0  # > 0: also asks for a lease (see serve_app/governance/leases.py)
+    organisation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Lease:
     amounts: dict[Measure, float]
     statuses: tuple[LimitStatus, ...]
     expires_at: float
+    organisation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from serve_app.database import sqlite_file
-from serve_app.governance.ledger import Ledger
+from serve_app.governance.ledger import Ledger, create_spool_table
 from serve_app.governance.records import UsageRecord
 
 LOGGER = logging.getLogger(__name__)
@@ -27,7 +27,9 @@ DRAIN_BATCH = 500
 
 class Spool:
     def __init__(self, path: Path) -> None:
-        self._store = Ledger(sqlite_file(path))
+        engine = sqlite_file(path)
+        create_spool_table(engine)
+        self._store = Ledger(engine)
         self.held = self._store.count()  # records not moved to the ledger yet (left by an earlier incarnation)
 
     @property

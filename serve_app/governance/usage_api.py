@@ -77,7 +77,8 @@ def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route
         })
 
     async def all_usage(request: Request) -> Response:
-        await auth.admin(request)
+        principal = await auth.admin(request)
+        organisation = principal.scope(request.query_params.get("organisation"))
         start, end = _period(request)
         group_by = tuple(part for part in request.query_params.get("group_by", "key_id,model").split(",") if part)
         unknown = [part for part in group_by if part not in GROUPS]
@@ -88,11 +89,12 @@ def routes(ledger: Ledger, auth: Authenticator, tiers: TierConfig) -> list[Route
             raise InvalidRequestError("Invalid value for 'format': use json or csv.", param="format",
                                       code="invalid_value")
         query = UsageQuery(key_id=request.query_params.get("key_id"), model=request.query_params.get("model"),
-                           start=start, end=end, group_by=group_by)
+                           organisation_id=organisation, start=start, end=end, group_by=group_by)
         rows = ledger.summary(query)
         if request.query_params.get("format") == "csv" or "text/csv" in request.headers.get("accept", ""):
             return _csv(rows, [*group_by, *TOTAL_FIELDS])
-        totals = ledger.summary(UsageQuery(key_id=query.key_id, model=query.model, start=start, end=end))
+        totals = ledger.summary(UsageQuery(key_id=query.key_id, model=query.model, organisation_id=organisation,
+                                           start=start, end=end))
         return JSONResponse({"object": "list", "period": {"start_date": start.isoformat(), "end_date": end.isoformat()},
                              "group_by": list(group_by), "data": rows, "totals": _totals(totals)})
 

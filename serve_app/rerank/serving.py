@@ -30,7 +30,7 @@ class RerankService:
         # A cross-encoder reads the query once per document: reserve that much.
         query = prompt_bound(len(body.query), entry.context_length)
         estimate = sum(query + prompt_bound(len(text), entry.context_length) for text in texts)
-        quotas = self._governance.quotas(key)
+        quotas = await self._governance.quotas(key)
         ticket = await self._governance.admit(key, body.model, "rerank", request_id, entry.pricing,
                                               prompt_estimate=estimate, quotas=quotas)
         # Each text on its own: documents are retrieved content, where indirect prompt injection comes from.

@@ -25,7 +25,7 @@ from serve_app import tls
 from serve_app.database import connect
 from serve_app.keys import KeyStore
 from serve_app.settings import Settings
-from serve_app.status import availability, tables
+from serve_app.status import availability
 from serve_app.status.history import DAY, Probe, ProbeHistory, Summary, SummaryStore, daily_uptimes
 from serve_app.status.incidents import IncidentStore
 from serve_app.status.maintenance import MaintenanceStore
@@ -150,7 +150,6 @@ class StatusProber:
 
     def __init__(self, settings: Settings, targets: list[ProbeTarget]) -> None:
         engine = connect(settings)
-        tables.create(engine)
         client = httpx.AsyncClient(base_url=tls.probe_url(settings), verify=tls.probe_verify(settings),
                                    timeout=settings.status_probe_timeout_seconds)
         self._prober = Prober(settings, targets, engine, Probes(client),

@@ -52,20 +52,20 @@ def routes(report: StatusReport, auth: Authenticator) -> list[Route]:
         return JSONResponse(incident.public())
 
     async def update_incident(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        await auth.operator(request)
         incident_id = request.path_params["incident_id"]
         body = await parse_body(request, UpdateIncidentRequest)
         return incident_found(incident_id, report.incidents.set_title(incident_id, body.title))
 
     async def add_incident_update(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        await auth.operator(request)
         incident_id = request.path_params["incident_id"]
         body = await parse_body(request, CreateIncidentUpdateRequest)
         return incident_found(incident_id, report.incidents.add_update(incident_id, body.status, body.message,
                                                                        time.time()))
 
     async def create_maintenance(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        await auth.operator(request)
         body = await parse_body(request, CreateMaintenanceRequest)
         now = time.time()
         unknown = sorted(set(body.models) - set(report.served()))
@@ -79,14 +79,14 @@ def routes(report: StatusReport, auth: Authenticator) -> list[Route]:
         return JSONResponse({"object": "maintenance_window", **window.public(now)})
 
     async def list_maintenance(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        await auth.operator(request)
         now = time.time()
         windows = report.maintenance.ending_after(now - MAINTENANCE_SHOWN_DAYS * 86_400)
         return JSONResponse({"object": "list", "data": [{"object": "maintenance_window", **w.public(now)}
                                                          for w in windows]})
 
     async def end_maintenance(request: Request) -> JSONResponse:
-        await auth.admin(request)
+        await auth.operator(request)
         window_id = request.path_params["window_id"]
         if not report.maintenance.end(window_id, time.time()):
             raise NotFoundError(f"No maintenance window with id `{window_id}`.", param="window_id",

@@ -6,8 +6,7 @@ strings, and only their outcome and timings are kept.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Engine, Float, Index, Integer, String, Table, Text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import JSON, Boolean, Column, Float, Index, Integer, String, Table, Text
 
 from serve_app.database import METADATA
 
@@ -86,12 +85,3 @@ MAINTENANCE = Table(
 )
 
 ALL = [PROBES, SUMMARIES, INCIDENTS, INCIDENT_MODELS, INCIDENT_UPDATES, MAINTENANCE]
-
-
-def create(engine: Engine) -> None:
-    """Creates the tables that are missing. The prober and every ingress replica call it as they start;
-    if two race, the loser's CREATE fails on the table the winner made, and a second pass finds them all."""
-    try:
-        METADATA.create_all(engine, tables=ALL)
-    except (OperationalError, ProgrammingError):
-        METADATA.create_all(engine, tables=ALL)

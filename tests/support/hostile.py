@@ -6,8 +6,8 @@ import copy
 from typing import Any
 
 # Statuses an error may have: OpenAI's (validation errors are 400, never 422), 405 for a wrong method,
-# 410 for a retired model.
-ERROR_STATUSES = {400, 401, 403, 404, 405, 410, 413, 415, 429}
+# 410 for a retired model, 409 for an id already taken (OpenAI SDKs raise ConflictError).
+ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 410, 413, 415, 429}
 # The request bodies whose `model` names a model of the catalog, by the capability they need.
 MODEL_BODIES = {"ChatCompletionRequest": "chat", "CompletionRequest": "completions",
                 "EmbeddingCreateRequest": "embeddings", "CreateTranscriptionRequest": "transcription",

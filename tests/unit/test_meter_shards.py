@@ -106,11 +106,11 @@ async def test_records_go_to_their_keys_shards_once_and_counters_restart_from_th
     assert Ledger(connect(settings)).count() == 30
     shards = settings.model_copy(update={"metering_shards": SHARDS})
     limit = Quotas(tokens_per_minute=1000).limits()[0]
-    for shard, key in enumerate(keys):  # a restarted shard loads its own keys' use, and only theirs
+    for shard in range(SHARDS):  # a restarted shard loads the use of every key (which it meters: its organisation)
         restarted = MeterCore(shards, clock, shard=shard)
         used = [(await restarted.admit(AdmissionRequest(other, f"probe-{shard}-{other}", (limit,)))).statuses[0].used
                 for other in keys]
-        assert used == [50.0 if other == key else 0.0 for other in keys]
+        assert used == [50.0 for _ in keys]
     assert limit.window is Window.MINUTE and limit.measure is Measure.TOKENS
 
 

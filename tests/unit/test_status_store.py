@@ -21,10 +21,7 @@ NOW = 1_800_000_000.0
 
 @pytest.fixture
 def database(tmp_path: Path) -> Engine:
-    engine = connect(Settings(data_dir=tmp_path))
-    tables.create(engine)
-    tables.create(engine)  # idempotent: every replica calls it
-    return engine
+    return connect(Settings(data_dir=tmp_path))  # migrated: the status tables are there
 
 
 def probe(model: str, at: float, ok: bool = True) -> ProbeResult:

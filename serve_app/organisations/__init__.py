@@ -1,0 +1,1 @@
+"""Customer organisations (tenants): their contracts, their administrators' sign-in, their budget alerts."""
