@@ -53,6 +53,7 @@ from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
 from serve_app.organisations import routes as organisation_routes
 from serve_app.organisations.alert_store import AlertStore
+from serve_app.organisations.alerts import BudgetWatcher, Webhook
 from serve_app.organisations.store import OrganisationStore
 from serve_app.rerank.protocol import RERANK_PATHS, RerankCreateRequest
 from serve_app.rerank.serving import RerankService
@@ -108,6 +109,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     batches = Batches(settings, database, {path: batch_operations[path] for path in BATCH_ENDPOINTS})
     ledger = Ledger(database)
     worker = batches.worker(store, ledger, batch_reporter)
+    watcher = BudgetWatcher(organisations, ledger, AlertStore(database), settings.budget_alert_interval_seconds,
+                            deliver=Webhook(settings.webhook_secret, settings.webhook_allow_private))
     bounds = BodyBounds(settings.max_messages, settings.max_content_parts, settings.max_prompt_chars)
     routes = [
         *models_api.routes(router, auth, governance),
@@ -127,7 +130,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     app = Starlette(routes=[*audit_routes(audit, auth), *audited(routes, audit)],
                     exception_handlers=dict.fromkeys(EXCEPTION_TYPES, handle_exception),
                     middleware=[Middleware(metrics.MetricsMiddleware, metrics=recorder)],
-                    lifespan=_lifespan(monitor, (reporter, batch_reporter), holdings, worker))
+                    lifespan=_lifespan(monitor, (reporter, batch_reporter), holdings, worker, watcher))
     audio_limit = audio_routes.body_limit(settings.max_body_bytes, settings.max_audio_bytes)
     return RequestContextMiddleware(app, max_body_bytes=settings.max_body_bytes,
                                     prefix_limits={audio_routes.PREFIX: audio_limit,
@@ -174,19 +177,21 @@ SHUTDOWN_FLUSH_SECONDS = 15.0  # within Serve's graceful shutdown (20 s by defau
 
 
 def _lifespan(monitor: health.HealthMonitor, reporters: tuple[UsageReporter, ...], holdings: Holdings,
-              worker: BatchWorker) -> Lifespan:
+              worker: BatchWorker, watcher: BudgetWatcher) -> Lifespan:
     """The replica's life: models are checked in the background from its start (serve_app.health), its
-    reservations at the metering actor kept alive (serve_app.governance.holdings), and batches run
-    (serve_app.batches.worker); when it stops, the usage records still queued go to the metering actor before it
-    ends."""
+    reservations at the metering actor kept alive (serve_app.governance.holdings), batches run
+    (serve_app.batches.worker) and budget alerts fired (serve_app.organisations.alerts); when it stops, the usage
+    records still queued go to the metering actor before it ends."""
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         monitor.start()
         holdings.start()
         worker.start()
+        watcher.start()
         try:
             yield
         finally:
+            await watcher.stop()
             await worker.stop()
             await monitor.stop()
             await holdings.stop()

@@ -176,6 +176,13 @@ class Settings(BaseModel):
     status_retention_days: int = Field(
         default=90, ge=1, description="How long probe results, incidents and maintenance windows are kept."
     )
+    budget_alert_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often each ingress replica checks organisations' budget alerts.")
+    webhook_secret: str | None = Field(
+        default=None, description="Key of the HMAC-SHA256 signature (`x-llmaas-signature`) of budget alert webhooks "
+                                  "(unset: they are not signed).")
+    webhook_allow_private: bool = Field(
+        default=False, description="Deliver budget alert webhooks even to loopback, private or link-local addresses.")
     batch_secret: str | None = Field(
         default=None,
         description="The operator's secret under which a running batch's file key is kept, so that the batch goes on "
