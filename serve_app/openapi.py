@@ -166,6 +166,32 @@ def _status_paths() -> dict[str, Any]:
     }
 
 
+def _console_paths() -> dict[str, Any]:
+    html = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    redirect = {"description": "A redirect (to the issuer, or back to the console)"}
+    query = [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+             for name in ("organisation", "operator")]
+
+    def page(summary: str, response: dict[str, Any] = html, status: str = "200") -> dict[str, Any]:
+        return {"summary": summary, "responses": {status: response}}
+
+    return {
+        "/console": {"get": page("The console (a page of the platform's own, no asset from elsewhere)")},
+        "/console/": {"get": page("Redirects to /console", redirect, "308")},
+        "/console/static/{file}": {"get": {**page("The console's script and style sheet"), "parameters": [
+            {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}]}},
+        "/console/session": {"get": page("The signed-in session: role, organisation, CSRF token (401 when signed "
+                                         "out)", _JSON)},
+        "/console/login": {"get": {**page("Starts the OpenID Connect sign-in (code + PKCE) at the organisation's "
+                                          "issuer (`organisation`), or the operator's (`operator=1`)", redirect, "302"),
+                                   "parameters": query}},
+        "/console/callback": {"get": page("The issuer's redirect back: checks state, nonce, the ID token and the "
+                                          "organisation's rules, then opens a session", redirect, "303")},
+        "/console/logout": {"post": page("Signs out (CSRF token as `x-csrf-token` or form field `csrf_token`)",
+                                         redirect, "303")},
+    }
+
+
 def _organisation_paths() -> dict[str, Any]:
     org = [{"name": "organisation_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
@@ -207,9 +233,10 @@ def build_openapi() -> dict[str, Any]:
                "description": f"{name} (UTC day, inclusive); default: the current month"}
               for name in ("start_date", "end_date")]
     usage_filters = [*period, *({"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-                                for name in ("key_id", "model")),
+                                for name in ("key_id", "model", "organisation")),
                      {"name": "group_by", "in": "query", "required": False, "schema": {"type": "string"},
-                      "description": "Comma-separated: key_id, model, day, endpoint (default key_id,model)"},
+                      "description": "Comma-separated: key_id, model, day, endpoint, organisation_id (default "
+                                     "key_id,model)"},
                      {"name": "format", "in": "query", "required": False,
                       "schema": {"type": "string", "enum": ["json", "csv"]}}]
     # 503: the metering actor did not answer, or the database cannot be reached (README, "When the database is down")
@@ -241,14 +268,18 @@ def build_openapi() -> dict[str, Any]:
         "/docs": {"get": _operation("The API reference as an HTML page (no script)", None, {
             "description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}, errors=())},
         "/admin/v1/keys": {
-            "post": _operation("Create an API key (the secret is returned once)", _ADMIN, _JSON, CreateKeyRequest),
-            "get": _operation("List API keys, without secrets", _ADMIN, _JSON, errors=(401,)),
+            "post": _operation("Create an API key (the secret is returned once) in an organisation (an organisation's "
+                               "administrators: their own), its quotas within the organisation's contract", _ADMIN,
+                               _JSON, CreateKeyRequest, (400, 401, 403, 404)),
+            "get": {**_operation("List API keys, without secrets (an organisation's administrators: their own)",
+                                 _ADMIN, _JSON, errors=(401, 404)), "parameters": [
+                {"name": "organisation", "in": "query", "required": False, "schema": {"type": "string"}}]},
         },
         "/admin/v1/keys/{key_id}": {
             "get": {**_operation("Retrieve an API key", _ADMIN, _JSON, errors=(401, 404)), "parameters": key_param},
             "post": {**_operation("Update a key's name, owner, tier or quota overrides", _ADMIN, _JSON,
-                                  UpdateKeyRequest, (400, 401, 404)), "parameters": key_param},
-            "patch": {**_operation("Update a key (as POST)", _ADMIN, _JSON, UpdateKeyRequest, (400, 401, 404)),
+                                  UpdateKeyRequest, (400, 401, 403, 404)), "parameters": key_param},
+            "patch": {**_operation("Update a key (as POST)", _ADMIN, _JSON, UpdateKeyRequest, (400, 401, 403, 404)),
                       "parameters": key_param},
             "delete": {**_operation("Revoke an API key", _ADMIN, _JSON, errors=(401, 404)), "parameters": key_param},
         },
@@ -257,19 +288,22 @@ def build_openapi() -> dict[str, Any]:
             "parameters": key_param}},
         "/admin/v1/audit": {"get": {**_operation(
             "The audit log of admin actions, newest first: who (`admin-token`, or the JWT's issuer and email or "
-            "subject), what (method and route), when, from where, on what (ids); never a secret or a body", _ADMIN,
-            _JSON, errors=(400, 401)), "parameters": [
+            "subject), what (method and route), when, from where, on what (ids), in which organisation; never a "
+            "secret or a body. Operators see all; an organisation's administrators their own", _ADMIN,
+            _JSON, errors=(400, 401, 404)), "parameters": [
+                {"name": "organisation", "in": "query", "required": False, "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1,
                                                                                "maximum": 1000}},
                 {"name": "before", "in": "query", "required": False, "schema": {"type": "number"},
                  "description": "Entries before this UNIX time (the next page)"}]}},
         "/v1/usage": {"get": {**_operation("The calling key's usage: totals, per model, per day, budget", _KEY,
                                            _JSON, errors=(400, 401, 503)), "parameters": period}},
-        "/admin/v1/usage": {"get": {**_operation("Usage of every key, filtered and grouped (JSON or CSV)", _ADMIN,
-                                                 _JSON_OR_CSV,
-                                                 errors=(400, 401, 403, 503)), "parameters": usage_filters}},
+        "/admin/v1/usage": {"get": {**_operation("Usage of every key, filtered and grouped (JSON or CSV); an "
+                                                 "organisation's administrators see their own", _ADMIN, _JSON_OR_CSV,
+                                                 errors=(400, 401, 403, 404, 503)), "parameters": usage_filters}},
     }
     paths.update(_organisation_paths())
+    paths.update(_console_paths())
     paths.update(_status_paths())
     paths.update(batch_spec.paths())
     return {

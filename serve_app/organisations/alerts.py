@@ -121,6 +121,8 @@ class BudgetWatcher:
                 await self.check_once()
             except DATABASE_UNREACHABLE as error:
                 LOGGER.warning("budget alerts not checked: the database is unreachable (%s)", type(error).__name__)
+            except Exception as error:  # noqa: BLE001 - one bad check (a corrupt row) must not end the watcher
+                LOGGER.error("budget alerts not checked: %s", type(error).__name__)
             await asyncio.sleep(self._interval)
 
     async def check_once(self) -> None:

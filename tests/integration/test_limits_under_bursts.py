@@ -140,3 +140,40 @@ def test_concurrent_streams_never_exceed_the_keys_bound(platform: Platform) -> N
     assert [status for status, _, _ in streams].count(429) > 0
     most_open = max(sum(1 for o, c in served if o <= moment < c) for moment, _ in served)
     assert most_open <= 2, served
+
+
+def test_an_organisations_contract_holds_for_all_its_keys_together(platform: Platform) -> None:
+    """Two keys of one organisation, each well within its own quotas, raced together across both replicas: the
+    organisation's tokens per day stop at its contract (by one request at most), and an organisation's refusal
+    says so."""
+    created = httpx.post(f"{platform.base_url}/admin/v1/organisations", headers=platform.admin_headers, timeout=30,
+                         json={"id": "org_burst", "name": "Burst", "contract": {"tokens_per_day": 400}})
+    assert created.status_code == 200, created.text
+    keys = [platform.create_key(f"org-burst-{index}", organisation="org_burst") for index in range(2)]
+    body = chat("Hi", max_tokens=4)
+
+    def one(index: int) -> tuple[int, str, dict[str, Any] | None, str | None]:
+        with httpx.Client(base_url=platform.base_url, timeout=300,
+                          headers={"Authorization": f"Bearer {keys[index % 2][1]}"}) as http:
+            answer = http.post("/v1/chat/completions", json=body)
+            if answer.status_code != 200:
+                error = answer.json()["error"]
+                assert "your organisation" in error["message"], error
+                return answer.status_code, answer.headers["x-request-id"], None, error["code"]
+            return 200, answer.headers["x-request-id"], answer.json()["usage"], None
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(20)))
+    served = [usage for status, _, usage, _ in answers if status == 200]
+    assert served and {code for status, _, _, code in answers if status != 200} == {"rate_limit_exceeded"}
+    rows = [row for key_id, _ in keys for row in wait_for_rows(platform, key_id, 1)]
+    deadline = time.monotonic() + 60
+    while len(rows) < len(served) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        rows = [row for key_id, _ in keys for row in wait_for_rows(platform, key_id, 1)]
+    spent = [tokens(row) for row in rows]
+    assert len(rows) == len(served) and sum(spent) == sum(u["total_tokens"] for u in served if u)
+    assert sum(spent) <= 400 + max(spent), sorted(spent)
+    usage = httpx.get(f"{platform.base_url}/admin/v1/usage?organisation=org_burst&group_by=organisation_id",
+                      headers=platform.admin_headers, timeout=30).json()
+    assert usage["totals"]["total_tokens"] == sum(spent)
