@@ -16,9 +16,7 @@ from serve_app.auth_throttle import FailedAuthThrottle
 from serve_app.errors import AuthenticationError
 from serve_app.keys import ApiKey, KeyCache
 from serve_app.oidc import OidcVerifier
-from serve_app.organisations.model import SingleSignOn
-from serve_app.organisations.store import OrganisationStore
-from serve_app.principals import Principal, SessionAuthority
+from serve_app.principals import OrganisationSignIn, Principal, SessionAuthority
 
 # With governance switched off (benchmarks only), every caller is this unmetered identity.
 DEFAULT_FAILURES_PER_MINUTE = 30
@@ -39,14 +37,12 @@ def _redacted(secret: str) -> str:
 class Authenticator:
     def __init__(self, keys: KeyCache, admin_token: str | None, oidc: OidcVerifier | None = None,
                  require_keys: bool = True, throttle: FailedAuthThrottle | None = None,
-                 organisations: OrganisationStore | None = None, sessions: SessionAuthority | None = None,
+                 organisations: OrganisationSignIn | None = None, sessions: SessionAuthority | None = None,
                  oidc_issuer: str | None = None) -> None:
         self._keys = keys
         self._organisations = organisations
         self._sessions = sessions
         self._oidc_issuer = oidc_issuer.rstrip("/") if oidc_issuer else None
-        # One verifier per organisation's sign-in settings (each keeps its issuer's keys).
-        self._organisation_verifiers: dict[tuple[str, str], OidcVerifier] = {}  # (id, its settings as JSON)
         self._throttle = throttle or FailedAuthThrottle(DEFAULT_FAILURES_PER_MINUTE)
         self._oidc_pool = ThreadPoolExecutor(max_workers=OIDC_THREADS, thread_name_prefix="oidc")
         self._admin_token = admin_token
@@ -113,37 +109,10 @@ class Authenticator:
         if issuer is not None:
             if self._oidc is not None and (issuer == self._oidc_issuer or self._oidc_issuer is None):
                 claims = await self._verify(self._oidc, token)
-                return Principal(who=_who(claims), role="operator", via="jwt")
+                return Principal(who=who(claims), role="operator", via="jwt")
             if issuer and self._organisations is not None:
-                return await self._organisation_admin(issuer, token)
+                return await self._organisations.principal(issuer, token, self._oidc_pool)
         raise AuthenticationError("Invalid admin credentials.", code="invalid_admin_token")
-
-    async def _organisation_admin(self, issuer: str, token: str) -> Principal:
-        """An organisation's administrator: a JWT of the issuer one or more organisations sign in at, for the
-        client id of one of them (its audience), that meets that organisation's rules."""
-        assert self._organisations is not None
-        candidates = await asyncio.to_thread(self._organisations.by_issuer, issuer)
-        audiences = _audiences(token)
-        for organisation in candidates:
-            sso = organisation.sso
-            if sso is None or sso.client_id not in audiences:
-                continue
-            verifier = self._organisation_verifier(organisation.id, sso)
-            claims = await self._verify(verifier, token)
-            return Principal(who=_who(claims), role="organisation_admin", organisation_id=organisation.id, via="jwt")
-        raise AuthenticationError("Invalid admin token: no organisation signs in with this issuer and audience.",
-                                  code="invalid_token")
-
-    def _organisation_verifier(self, organisation_id: str, sso: SingleSignOn) -> OidcVerifier:
-        settings = sso.model_dump_json()
-        found = self._organisation_verifiers.get((organisation_id, settings))
-        if found is None:
-            for stale in [known for known in self._organisation_verifiers if known[0] == organisation_id]:
-                del self._organisation_verifiers[stale]
-            found = OidcVerifier(sso.issuer, sso.client_id, None, sso.group_claim, sso.group_value, sso.require_mfa,
-                                 email_domains=sso.allowed_email_domains)
-            self._organisation_verifiers[organisation_id, settings] = found
-        return found
 
     async def _verify(self, verifier: OidcVerifier, token: str) -> dict[str, Any]:
         # A pool of its own: a slow issuer ties up these threads, not those of key lookups.
@@ -159,13 +128,5 @@ def _unverified_issuer(token: str) -> str | None:
     return issuer.rstrip("/") if isinstance(issuer, str) else None
 
 
-def _audiences(token: str) -> set[str]:
-    try:
-        audience = jwt.decode(token, options={"verify_signature": False}).get("aud")
-    except jwt.PyJWTError:
-        return set()
-    return {audience} if isinstance(audience, str) else {item for item in audience or [] if isinstance(item, str)}
-
-
-def _who(claims: dict[str, Any]) -> str:
+def who(claims: dict[str, Any]) -> str:
     return f"{claims.get('iss', '')} {claims.get('email') or claims.get('sub') or 'unknown'}"[:200]

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
-from serve_app import admin, cluster_metrics, console, health, metrics, models_api, openapi
+from serve_app import admin, cluster_metrics, console, health, metrics, models_api, openapi, organisation_admin
 from serve_app.audio import routes as audio_routes
 from serve_app.audio.serving import TranscriptionService
 from serve_app.audit import AuditLog, audited
@@ -51,7 +51,7 @@ from serve_app.guardrails.gate import GuardGate
 from serve_app.http import JsonOperation, RequestContextMiddleware, json_endpoint
 from serve_app.keys import KeyCache, KeyStore
 from serve_app.oidc import OidcVerifier
-from serve_app.organisations import routes as organisation_routes
+from serve_app.organisations.admins import OrganisationAdmins
 from serve_app.organisations.alert_store import AlertStore
 from serve_app.organisations.alerts import BudgetWatcher, Webhook
 from serve_app.organisations.store import OrganisationStore
@@ -80,7 +80,8 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
     organisations = OrganisationStore(database)
     sessions = console.ConsoleSessions(database)
     auth = Authenticator(cache, settings.admin_token, oidc_verifier(settings), require_keys=settings.governance,
-                         organisations=organisations, sessions=sessions, oidc_issuer=settings.oidc_issuer)
+                         organisations=OrganisationAdmins(organisations), sessions=sessions,
+                         oidc_issuer=settings.oidc_issuer)
     tiers = load_tiers(settings.tiers)
     leased = LeasedMeter(meter, settings.admission_lease_seconds)
     holdings = Holdings(leased)
@@ -119,7 +120,7 @@ def build_asgi_app(settings: Settings, catalog: Catalog, engines: Mapping[str, H
         *batches.routes(auth, bounds),
         *usage_api.routes(ledger, auth, tiers),
         *admin.routes(store, cache, auth, tiers, organisations),
-        *organisation_routes.routes(organisations, auth, ledger, AlertStore(database)),
+        *organisation_admin.routes(organisations, auth, ledger, AlertStore(database)),
         *health.routes(monitor),
         *status_routes.routes(status, auth),
         *cluster_metrics.routes(cluster_metrics.for_catalog(catalog)),

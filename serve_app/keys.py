@@ -20,9 +20,9 @@ from sqlalchemy import Boolean, Column, Engine, Index, Integer, String, Table, T
 from serve_app.database import METADATA
 from serve_app.errors import DATABASE_UNREACHABLE, database_unavailable
 from serve_app.governance.quotas import Quotas
-from serve_app.organisations.model import DEFAULT_ORGANISATION
 
 KEY_PREFIX = "sk-"
+DEFAULT_ORGANISATION = "org_default"  # where keys made before organisations existed live
 UNREACHABLE_PAUSE_SECONDS = 1.0
 
 API_KEYS = Table(

@@ -13,6 +13,7 @@ enforce the same roles in one place.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -68,3 +69,11 @@ class SessionAuthority(Protocol):
     (``x-csrf-token``), else 403 ``csrf_token_invalid``; an expired or unknown session is 401."""
 
     async def principal(self, request: Request) -> Principal | None: ...
+
+
+class OrganisationSignIn(Protocol):
+    """Organisations' administrators presenting a JWT of their organisation's own issuer: the principal, or 401
+    (no organisation signs in at that issuer for that audience, or the token is not valid) / 403 (it breaks the
+    organisation's rules: group, e-mail domain, MFA). ``pool``: the threads that may fetch issuers' keys."""
+
+    async def principal(self, issuer: str, token: str, pool: Executor) -> Principal: ...

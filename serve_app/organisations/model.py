@@ -6,8 +6,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from serve_app.governance.quotas import Quotas
+from serve_app.keys import DEFAULT_ORGANISATION
 
-DEFAULT_ORGANISATION = "org_default"  # where keys made before organisations existed live
+__all__ = ["DEFAULT_ORGANISATION", "BudgetAlerts", "CreateOrganisation", "Organisation", "OrganisationFields",
+           "SingleSignOn"]
 
 
 class SingleSignOn(BaseModel):
