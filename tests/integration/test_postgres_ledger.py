@@ -162,3 +162,41 @@ def test_sealed_batch_records_on_postgres(settings: Settings) -> None:
         list(blobs.read("in_pg", new_file_key()))
     blobs.delete("in_pg")
     assert "in_pg" not in blobs.names()
+
+
+def test_an_earlier_install_on_postgres_migrates_once_under_concurrent_starts(postgres_url: str,
+                                                                               tmp_path: Path) -> None:
+    """A database made by a version before migrations and organisations, started by four processes' worth of
+    connections at once: one migrates (the advisory lock), the keys land in the default organisation, and the
+    schema is then exactly what the code declares."""
+    import concurrent.futures
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine, text
+
+    from serve_app import migrations
+    from serve_app.database import METADATA
+    from serve_app.organisations.store import OrganisationStore
+    from tests.unit.test_migrations import EARLIER_SCHEMA
+
+    admin = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text("DROP DATABASE IF EXISTS earlier_install"))
+        db.execute(text("CREATE DATABASE earlier_install"))
+    url = postgres_url.rsplit("/", 1)[0] + "/earlier_install"
+    earlier = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with earlier.begin() as db:
+        for statement in filter(str.strip, EARLIER_SCHEMA.split(";")):
+            db.execute(text(statement))
+    settings = Settings(database_url=url, data_dir=tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(lambda _: connect(settings), range(4)))
+    assert {migrations.current(engine) for engine in engines} == {migrations.head()}
+    key = KeyStore(engines[0]).get("key_old")
+    assert key is not None and key.organisation_id == "org_default"
+    assert [org.id for org in OrganisationStore(engines[0]).all()] == ["org_default"]
+    rows = Ledger(engines[0]).summary(UsageQuery(organisation_id="org_default", group_by=("key_id",)))
+    assert [(row["key_id"], row["total_tokens"]) for row in rows] == [("key_old", 7)]
+    with engines[0].connect() as db:
+        assert compare_metadata(MigrationContext.configure(db), METADATA) == []

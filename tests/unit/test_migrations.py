@@ -27,11 +27,13 @@ from serve_app.organisations.model import DEFAULT_ORGANISATION
 from serve_app.organisations.store import OrganisationStore
 from serve_app.settings import Settings
 
-# api_keys and usage_records as the first versions made them (before the owner, tier, quotas... columns).
+# api_keys and usage_records as the first versions' create_all made them (before the owner, tier, quotas...
+# columns).
 EARLIER_SCHEMA = """
-CREATE TABLE api_keys (id VARCHAR(64) PRIMARY KEY, name VARCHAR(200) NOT NULL, key_hash VARCHAR(64) NOT NULL UNIQUE,
-    hint VARCHAR(32) NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
-CREATE TABLE usage_records (request_id VARCHAR(200) PRIMARY KEY, key_id VARCHAR(64) NOT NULL,
+CREATE TABLE api_keys (id VARCHAR(64) NOT NULL PRIMARY KEY, name VARCHAR(200) NOT NULL,
+    key_hash VARCHAR(64) NOT NULL, hint VARCHAR(32) NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER,
+    UNIQUE (key_hash));
+CREATE TABLE usage_records (request_id VARCHAR(200) NOT NULL PRIMARY KEY, key_id VARCHAR(64) NOT NULL,
     model VARCHAR(200) NOT NULL, endpoint VARCHAR(64) NOT NULL, day VARCHAR(10) NOT NULL, ended_at FLOAT NOT NULL,
     prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, audio_seconds FLOAT NOT NULL,
     cost_usd FLOAT NOT NULL, outcome VARCHAR(16) NOT NULL);
@@ -60,6 +62,8 @@ def test_an_earlier_install_migrates_and_its_keys_join_the_default_organisation(
     assert key is not None and key.organisation_id == DEFAULT_ORGANISATION and key.tier == "starter"
     rows = Ledger(engine).summary(UsageQuery(organisation_id=DEFAULT_ORGANISATION, group_by=("key_id",)))
     assert [(row["key_id"], row["total_tokens"]) for row in rows] == [("key_old", 7)]
+    with engine.connect() as db:
+        assert compare_metadata(MigrationContext.configure(db), METADATA) == []
     connect(Settings(data_dir=tmp_path))  # a second start finds nothing to do
 
 

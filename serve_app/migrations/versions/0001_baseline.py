@@ -210,10 +210,10 @@ def _add_key_columns() -> None:
     missing = {name: spec for name, spec in KEY_COLUMNS_ADDED_LATER.items() if name not in present}
     if not missing:
         return
-    with op.batch_alter_table("api_keys") as batch:
-        for name, (column_type, default) in missing.items():
-            server_default = default if default is None or not isinstance(default, str) else sa.text(repr(default))
-            batch.add_column(sa.Column(name, column_type, server_default=server_default))
+    for name, (column_type, default) in missing.items():  # ADD COLUMN: the table is not copied
+        server_default = default if default is None or not isinstance(default, str) else sa.text(repr(default))
+        op.add_column("api_keys", sa.Column(name, column_type, server_default=server_default,
+                                            nullable=default is None))
 
 
 def downgrade() -> None:

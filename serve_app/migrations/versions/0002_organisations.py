@@ -35,17 +35,15 @@ def upgrade() -> None:
     op.bulk_insert(organisations, [{"id": DEFAULT_ORGANISATION, "name": "Default organisation", "tier": None,
                                     "contract": "{}", "sso": None, "alerts": DEFAULT_ALERTS,
                                     "created_at": int(time.time())}])
-    with op.batch_alter_table("api_keys") as batch:
-        batch.add_column(sa.Column("organisation_id", sa.String(length=64), nullable=False,
-                                   server_default=DEFAULT_ORGANISATION))
-        batch.create_index("api_keys_by_organisation", ["organisation_id"])
-    with op.batch_alter_table("usage_records") as batch:
-        batch.add_column(sa.Column("organisation_id", sa.String(length=64), nullable=True))
-        batch.create_index("usage_by_organisation_time", ["organisation_id", "ended_at"])
+    # Plain ALTER TABLE ... ADD COLUMN (SQLite has it too): no table is copied, so nothing of it is lost.
+    op.add_column("api_keys", sa.Column("organisation_id", sa.String(length=64), nullable=False,
+                                        server_default=DEFAULT_ORGANISATION))
+    op.create_index("api_keys_by_organisation", "api_keys", ["organisation_id"])
+    op.add_column("usage_records", sa.Column("organisation_id", sa.String(length=64), nullable=True))
+    op.create_index("usage_by_organisation_time", "usage_records", ["organisation_id", "ended_at"])
     # Every key made before organisations is in the default organisation, and so is its usage.
     op.execute(sa.text("UPDATE usage_records SET organisation_id = :org").bindparams(org=DEFAULT_ORGANISATION))
-    with op.batch_alter_table("admin_audit_log") as batch:
-        batch.add_column(sa.Column("organisation_id", sa.String(length=64), nullable=True))
+    op.add_column("admin_audit_log", sa.Column("organisation_id", sa.String(length=64), nullable=True))
     op.create_table(
         "budget_alerts",
         sa.Column("organisation_id", sa.String(length=64), nullable=False),
