@@ -47,13 +47,17 @@
       orgs_domains: "Allowed e-mail domains", orgs_domains_hint: "Comma-separated; empty: any.",
       orgs_group_claim: "Group claim", orgs_group_value: "Group value", orgs_mfa: "Require multi-factor authentication",
       orgs_signin_link: "Sign-in link", orgs_edit_title: "Edit {name}", orgs_save: "Save", orgs_empty: "No organisations.",
-      orgs_mfa_short: "MFA", yes: "yes", no: "no",
+      orgs_mfa_short: "MFA", yes: "yes", no: "no", orgs_alerts: "Budget alerts",
       status_title: "Status", status_incidents: "Incidents (last days)", status_no_incidents: "No incidents.",
       status_update: "Post an update", status_message: "Message", status_state: "Status", status_post: "Post",
       status_maintenance: "Maintenance windows", status_no_maintenance: "No maintenance scheduled.",
       status_new_maintenance: "Schedule maintenance", status_title_field: "Title", status_models: "Models",
       status_models_hint: "Comma-separated ids; empty: every model.", status_starts: "Starts", status_ends: "Ends",
       status_schedule: "Schedule", status_end: "End now", status_open: "open", status_resolved: "resolved",
+      status_incident_title: "Public title", status_save_title: "Save title", status_everything: "every model",
+      state_investigating: "investigating", state_identified: "identified", state_monitoring: "monitoring",
+      state_update: "update", state_resolved: "resolved", state_scheduled: "scheduled", state_active: "in progress",
+      state_done: "done",
       saved: "Saved.",
     },
     fr: {
@@ -99,13 +103,17 @@
       orgs_domains: "Domaines e-mail autorisés", orgs_domains_hint: "Séparés par des virgules ; vide : tous.",
       orgs_group_claim: "Attribut de groupe", orgs_group_value: "Valeur du groupe", orgs_mfa: "Exiger l'authentification multifacteur",
       orgs_signin_link: "Lien de connexion", orgs_edit_title: "Modifier {name}", orgs_save: "Enregistrer", orgs_empty: "Aucune organisation.",
-      orgs_mfa_short: "MFA", yes: "oui", no: "non",
+      orgs_mfa_short: "MFA", yes: "oui", no: "non", orgs_alerts: "Alertes de budget",
       status_title: "État du service", status_incidents: "Incidents (derniers jours)", status_no_incidents: "Aucun incident.",
       status_update: "Publier un point", status_message: "Message", status_state: "Statut", status_post: "Publier",
       status_maintenance: "Maintenances", status_no_maintenance: "Aucune maintenance prévue.",
       status_new_maintenance: "Prévoir une maintenance", status_title_field: "Titre", status_models: "Modèles",
       status_models_hint: "Identifiants séparés par des virgules ; vide : tous les modèles.", status_starts: "Début", status_ends: "Fin",
       status_schedule: "Prévoir", status_end: "Terminer maintenant", status_open: "en cours", status_resolved: "résolu",
+      status_incident_title: "Titre public", status_save_title: "Enregistrer le titre", status_everything: "tous les modèles",
+      state_investigating: "analyse en cours", state_identified: "cause identifiée", state_monitoring: "surveillance",
+      state_update: "point", state_resolved: "résolu", state_scheduled: "prévue", state_active: "en cours",
+      state_done: "terminée",
       saved: "Enregistré.",
     },
   };
@@ -176,12 +184,16 @@
     const box = h("input", { type: "checkbox", name, checked: checked || false });
     return h("label", { class: "check" }, box, label);
   }
+  // On a phone, each row stacks into a card: every cell then shows its column's name (data-label, see the CSS).
   function table(headers, rows) {
-    return h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, headers.map((head) => h("th", { scope: "col", class: head.num ? "num" : null }, head.label || head)))),
+    const labels = headers.map((head) => head.label || head);
+    for (const row of rows) Array.from(row.children).forEach((cell, index) => cell.setAttribute("data-label", labels[index] || ""));
+    return h("div", { class: "table-wrap" }, h("table", { class: "stack" },
+      h("thead", {}, h("tr", {}, headers.map((head, index) => h("th", { scope: "col", class: head.num ? "num" : null }, labels[index])))),
       h("tbody", {}, rows)));
   }
   function say(message) { $("alert").textContent = message || ""; }
+  function splitList(text) { return String(text || "").split(",").map((item) => item.trim()).filter(Boolean); }
 
   // ---- the admin API ----
   class ApiError extends Error {
@@ -279,15 +291,17 @@
       field(t("keys_models"), input("allowed_models", { value: (quotas.allowed_models || []).join(", ") }), t("keys_models_hint")),
     ];
   }
-  function keyBody(form) {
+  // An edit keeps the quotas the form does not show (set through the API): it changes only the ones it shows.
+  function keyBody(form, key) {
     const data = new FormData(form);
-    const quotas = {};
+    const quotas = { ...((key && key.quotas) || {}) };
     for (const [name, , step] of QUOTA_FIELDS) {
       const value = String(data.get(name) || "").trim();
-      if (value !== "") quotas[name] = step === "1" ? parseInt(value, 10) : parseFloat(value);
+      if (value === "") delete quotas[name];
+      else quotas[name] = step === "1" ? parseInt(value, 10) : parseFloat(value);
     }
-    const models = String(data.get("allowed_models") || "").split(",").map((m) => m.trim()).filter(Boolean);
-    if (models.length) quotas.allowed_models = models;
+    const models = splitList(data.get("allowed_models"));
+    if (models.length) quotas.allowed_models = models; else delete quotas.allowed_models;
     return { name: String(data.get("name")).trim(), quotas };
   }
   function limitsText(key) {
@@ -331,7 +345,7 @@
     const choice = await openDialog(t("keys_edit_title", { name: key.name }), [h("div", { class: "grid" }, keyFields(key))],
       [{ value: "cancel", label: t("cancel"), kind: "secondary" }, { value: "save", label: t("keys_save") }]);
     if (choice !== "save") return;
-    const body = keyBody(form);
+    const body = keyBody(form, key);
     if (await act(() => api("PATCH", "/admin/v1/keys/" + encodeURIComponent(key.id), body))) route();
   }
   async function rotateKey(key) {
@@ -471,6 +485,7 @@
   // ---- audit ----
   async function renderAudit(main) {
     const body = h("tbody");
+    const labels = [t("audit_when"), t("audit_who"), t("audit_action"), t("audit_target"), t("audit_from")];
     const more = h("button", { type: "button", class: "secondary", onclick: () => act(() => load(oldest)) }, t("audit_more"));
     let oldest = null;
     async function load(before) {
@@ -478,14 +493,14 @@
       if (before) params.before = String(before);
       const page = await api("GET", scoped("/admin/v1/audit", params));
       const entries = page.data || [];
-      body.append(...entries.map((entry) => h("tr", {}, h("td", {}, when(entry.at)), h("td", {}, entry.actor),
-        h("td", {}, h("code", {}, entry.action)), h("td", {}, entry.target || ""), h("td", {}, entry.address || ""))));
+      body.append(...entries.map((entry) => h("tr", {}, [when(entry.at), entry.actor, h("code", {}, entry.action),
+        entry.target || "", entry.address || ""].map((value, index) => h("td", { "data-label": labels[index] }, value)))));
       if (entries.length) oldest = entries[entries.length - 1].at;
       more.hidden = entries.length < 50;
     }
-    main.replaceChildren(h("h1", {}, t("audit_title")), h("div", { class: "table-wrap" }, h("table", {},
-      h("thead", {}, h("tr", {}, [t("audit_when"), t("audit_who"), t("audit_action"), t("audit_target"), t("audit_from")]
-        .map((label) => h("th", { scope: "col" }, label)))), body)), h("div", { class: "actions" }, more));
+    main.replaceChildren(h("h1", {}, t("audit_title")), h("div", { class: "table-wrap" }, h("table", { class: "stack" },
+      h("thead", {}, h("tr", {}, labels.map((label) => h("th", { scope: "col" }, label)))), body)),
+    h("div", { class: "actions" }, more));
     await load(null);
     if (!body.children.length) main.append(h("p", {}, t("audit_empty")));
   }
@@ -496,13 +511,15 @@
   function organisationFields(org) {
     const contract = (org && org.contract) || {};
     const sso = (org && org.sso) || {};
+    const alerts = (org && org.alerts) || { thresholds_percent: [50, 80, 100] };
     return [
-      org ? null : field(t("orgs_id"), input("id", { pattern: "org_[a-z0-9_-]{1,40}" }), t("orgs_id_hint")),
+      org ? null : field(t("orgs_id"), input("id", { pattern: "org_[a-z0-9_\\-]{1,40}", maxlength: "44" }), t("orgs_id_hint")),
       h("div", { class: "grid" }, field(t("orgs_name"), input("name", { required: true, value: org ? org.name : "" })),
         field(t("orgs_tier"), input("tier", { value: (org && org.tier) || "" }))),
       h("h3", {}, t("orgs_contract")),
       h("div", { class: "grid" }, CONTRACT_FIELDS.map(([name, label, step]) => field(t(label),
-        input(name, { type: "number", min: "0", step, value: contract[name] ?? "" }), t("keys_unlimited")))),
+        input(name, { type: "number", min: "0", step, value: contract[name] ?? "" }), t("keys_unlimited"))),
+        field(t("keys_models"), input("allowed_models", { value: (contract.allowed_models || []).join(", ") }), t("keys_models_hint"))),
       h("h3", {}, t("orgs_sso")),
       h("div", { class: "grid" }, field(t("orgs_issuer"), input("issuer", { type: "url", value: sso.issuer || "" })),
         field(t("orgs_client_id"), input("client_id", { value: sso.client_id || "" })),
@@ -511,30 +528,42 @@
         field(t("orgs_group_claim"), input("group_claim", { value: sso.group_claim || "" })),
         field(t("orgs_group_value"), input("group_value", { value: sso.group_value || "" }))),
       check("require_mfa", t("orgs_mfa"), sso.require_mfa),
+      h("h3", {}, t("orgs_alerts")),
+      h("div", { class: "grid" }, field(t("budget_thresholds"), input("thresholds_percent",
+        { value: (alerts.thresholds_percent || []).join(", "), inputmode: "numeric" }), t("budget_thresholds_hint")),
+        field(t("budget_webhook"), input("webhook_url", { type: "url", value: alerts.webhook_url || "" }), t("budget_webhook_hint"))),
     ];
   }
-  function organisationBody(form, creating) {
+  // The contract's other limits (set through the API) are kept: the form changes only the ones it shows.
+  function organisationBody(form, org) {
     const data = new FormData(form);
     const text = (name) => String(data.get(name) || "").trim();
-    const body = { name: text("name"), tier: text("tier") || null, contract: {} };
-    if (creating && text("id")) body.id = text("id");
+    const body = { name: text("name"), tier: text("tier") || null, contract: { ...((org && org.contract) || {}) } };
+    if (!org && text("id")) body.id = text("id");
     for (const [name, , step] of CONTRACT_FIELDS) {
-      if (text(name) !== "") body.contract[name] = step === "1" ? parseInt(text(name), 10) : parseFloat(text(name));
+      if (text(name) === "") delete body.contract[name];
+      else body.contract[name] = step === "1" ? parseInt(text(name), 10) : parseFloat(text(name));
     }
+    const models = splitList(text("allowed_models"));
+    if (models.length) body.contract.allowed_models = models; else delete body.contract.allowed_models;
     if (text("issuer")) {
       body.sso = { issuer: text("issuer"), client_id: text("client_id"),
-        allowed_email_domains: text("allowed_email_domains").split(",").map((d) => d.trim()).filter(Boolean),
+        allowed_email_domains: splitList(text("allowed_email_domains")),
         group_claim: text("group_claim") || null, group_value: text("group_value") || null,
         require_mfa: data.get("require_mfa") === "on" };
       if (text("client_secret")) body.sso.client_secret = text("client_secret");
+    } else if (org && org.sso) {
+      body.sso = null;  // the issuer cleared: its administrators no longer sign in
     }
+    body.alerts = { thresholds_percent: splitList(text("thresholds_percent")).map(Number),
+                    webhook_url: text("webhook_url") || null };
     return body;
   }
   async function editOrganisation(org) {
     const choice = await openDialog(org ? t("orgs_edit_title", { name: org.name }) : t("orgs_new"), organisationFields(org),
       [{ value: "cancel", label: t("cancel"), kind: "secondary" }, { value: "save", label: t("orgs_save") }]);
     if (choice !== "save") return;
-    const body = organisationBody($("dialog-form"), !org);
+    const body = organisationBody($("dialog-form"), org);
     const done = await act(() => org ? api("PATCH", "/admin/v1/organisations/" + encodeURIComponent(org.id), body)
                                      : api("POST", "/admin/v1/organisations", body));
     if (done) { await loadOrganisations(); route(); }
@@ -545,7 +574,7 @@
       h("td", {}, org.name), h("td", {}, h("code", {}, org.id)), h("td", {}, org.tier || ""),
       h("td", {}, org.contract && org.contract.monthly_spend_cap_usd != null ? money(org.contract.monthly_spend_cap_usd) : ""),
       h("td", {}, org.sso ? org.sso.issuer : ""), h("td", {}, t(org.sso && org.sso.require_mfa ? "yes" : "no")),
-      h("td", {}, org.sso ? h("code", {}, location.origin + "/console/login?organisation=" + encodeURIComponent(org.id)) : ""),
+      h("td", {}, org.sso ? h("code", { class: "link" }, location.origin + "/console/login?organisation=" + encodeURIComponent(org.id)) : ""),
       h("td", {}, h("button", { type: "button", class: "secondary", onclick: () => editOrganisation(org) }, t("keys_edit")))));
     main.replaceChildren(h("h1", {}, t("orgs_title")),
       h("div", { class: "actions" }, h("button", { type: "button", onclick: () => editOrganisation(null) }, t("orgs_new"))),
@@ -555,42 +584,54 @@
 
   // ---- status (operators) ----
   const UPDATE_STATES = ["investigating", "identified", "monitoring", "update", "resolved"];
+  function incidentCard(incident) {
+    const path = "/admin/v1/incidents/" + encodeURIComponent(incident.id);
+    const title = input("title", { required: true, maxlength: "200", value: incident.title || "" });
+    const naming = h("form", { class: "inline-form", onsubmit: async (event) => {
+      event.preventDefault();
+      if (await act(() => api("PATCH", path, { title: title.value.trim() }))) route();
+    } }, field(t("status_incident_title"), title), h("button", { type: "submit", class: "secondary" }, t("status_save_title")));
+    const message = h("textarea", { name: "message", required: true, rows: "2", maxlength: "5000" });
+    const stage = h("select", { name: "status" }, UPDATE_STATES.map((value) => h("option", { value }, t("state_" + value))));
+    const update = h("form", { onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { status: stage.value, message: message.value.trim() };
+      if (await act(() => api("POST", path + "/updates", body))) route();
+    } }, h("div", { class: "grid" }, field(t("status_state"), stage), field(t("status_message"), message)),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, t("status_post"))));
+    const open = incident.status !== "resolved";
+    return h("section", { class: "card incident", "data-incident-id": incident.id },
+      h("h3", {}, (incident.title || incident.id) + " · " + t(open ? "status_open" : "status_resolved")),
+      h("p", { class: "hint" }, when(incident.started_at) + ((incident.models || []).length
+        ? " · " + incident.models.map((m) => m.model).join(", ") : "")),
+      h("ul", {}, (incident.updates || []).map((u) => h("li", {}, when(u.at) + " · " + t("state_" + u.status) + " — " + u.message))),
+      open ? naming : null, open ? update : null);
+  }
   async function renderStatus(main) {
     const [status, windows] = await Promise.all([api("GET", "/status.json"), api("GET", "/admin/v1/maintenance")]);
-    const incidents = (status.incidents || []).map((incident) => {
-      const message = h("textarea", { name: "message", required: true, rows: "2", maxlength: "5000" });
-      const stage = h("select", { name: "status" }, UPDATE_STATES.map((value) => h("option", { value }, value)));
-      const form = h("form", { onsubmit: async (event) => {
-        event.preventDefault();
-        const body = { status: stage.value, message: message.value };
-        if (await act(() => api("POST", "/admin/v1/incidents/" + encodeURIComponent(incident.id) + "/updates", body))) route();
-      } }, h("div", { class: "grid" }, field(t("status_state"), stage), field(t("status_message"), message)),
-      h("div", { class: "actions" }, h("button", { type: "submit" }, t("status_post"))));
-      return h("section", { class: "card" }, h("h3", {}, (incident.title || incident.id) + " · " +
-        t(incident.status === "resolved" ? "status_resolved" : "status_open")), h("p", { class: "hint" }, when(incident.started_at)),
-      h("ul", {}, (incident.updates || []).map((u) => h("li", {}, when(u.at) + " — " + u.status + ": " + u.message))),
-      incident.status === "resolved" ? null : form);
-    });
+    const incidents = (status.incidents || []).map(incidentCard);
     const title = input("title", { required: true, maxlength: "200" });
     const models = input("models", {});
     const starts = input("starts_at", { type: "datetime-local", required: true });
     const ends = input("ends_at", { type: "datetime-local", required: true });
-    const schedule = h("form", { class: "card", onsubmit: async (event) => {
+    const schedule = h("form", { class: "card", id: "schedule-maintenance", onsubmit: async (event) => {
       event.preventDefault();
-      const body = { title: title.value, models: models.value.split(",").map((m) => m.trim()).filter(Boolean),
+      const body = { title: title.value.trim(), models: splitList(models.value),
                      starts_at: new Date(starts.value).toISOString(), ends_at: new Date(ends.value).toISOString() };
       if (await act(() => api("POST", "/admin/v1/maintenance", body))) route();
     } }, h("h3", {}, t("status_new_maintenance")), h("div", { class: "grid" }, field(t("status_title_field"), title),
       field(t("status_models"), models, t("status_models_hint")), field(t("status_starts"), starts), field(t("status_ends"), ends)),
     h("div", { class: "actions" }, h("button", { type: "submit" }, t("status_schedule"))));
-    const rows = (windows.data || []).map((w) => h("tr", {}, h("td", {}, w.title), h("td", {}, (w.models || []).join(", ") || "*"),
-      h("td", {}, when(w.starts_at)), h("td", {}, when(w.ends_at)), h("td", {}, w.status),
+    const rows = (windows.data || []).map((w) => h("tr", { "data-maintenance-id": w.id }, h("td", {}, w.title),
+      h("td", {}, (w.models || []).join(", ") || t("status_everything")),
+      h("td", {}, when(w.starts_at)), h("td", {}, when(w.ends_at)), h("td", {}, t("state_" + w.status)),
       h("td", {}, w.status === "done" ? "" : h("button", { type: "button", class: "secondary", onclick: async () => {
         if (await act(() => api("DELETE", "/admin/v1/maintenance/" + encodeURIComponent(w.id)))) route();
       } }, t("status_end")))));
     main.replaceChildren(h("h1", {}, t("status_title")), h("h2", {}, t("status_incidents")),
-      incidents.length ? incidents : h("p", {}, t("status_no_incidents")), h("h2", {}, t("status_maintenance")),
-      rows.length ? table([t("status_title_field"), t("status_models"), t("status_starts"), t("status_ends"), t("status_state"), ""], rows)
+      ...(incidents.length ? incidents : [h("p", {}, t("status_no_incidents"))]), h("h2", {}, t("status_maintenance")),
+      rows.length ? table([t("status_title_field"), t("status_models"), t("status_starts"), t("status_ends"), t("status_state"),
+                           t("keys_actions")], rows)
                   : h("p", {}, t("status_no_maintenance")), schedule);
   }
 
