@@ -140,7 +140,10 @@
     return new Intl.NumberFormat(state.lang, { maximumFractionDigits: digits === undefined ? 0 : digits }).format(value || 0);
   }
   function money(value) {
-    return new Intl.NumberFormat(state.lang, { style: "currency", currency: "USD", maximumFractionDigits: 4 }).format(value || 0);
+    // Small models cost fractions of a cent per request: show them, not "$0.00".
+    const amount = value || 0;
+    const digits = amount !== 0 && Math.abs(amount) < 0.01 ? 6 : 4;
+    return new Intl.NumberFormat(state.lang, { style: "currency", currency: "USD", maximumFractionDigits: digits }).format(amount);
   }
   function when(seconds) { return seconds ? new Date(seconds * 1000).toLocaleString(state.lang) : ""; }
   function pickLanguage() {
