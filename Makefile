@@ -28,9 +28,9 @@ PIP_INSTALL := $(VENV)/bin/pip --disable-pip-version-check install $(if $(PIP_FI
 serve: setup
 	$(PY) -m serve_app.welcome & exec $(VENV)/bin/serve run serve_app.app:build_app
 
-# A first API key for a running platform: make key NAME=my-app [TIER=business]
+# A first API key for a running platform: make key NAME=my-app [TIER=business] [ORG=org_acme]
 key: $(STAMP)
-	$(PY) -m serve_app.admin_cli create-key "$(or $(NAME),my-app)" $(if $(TIER),--tier "$(TIER)")
+	$(PY) -m serve_app.admin_cli create-key "$(or $(NAME),my-app)" $(if $(TIER),--tier "$(TIER)") $(if $(ORG),--organisation "$(ORG)")
 
 # A self-signed certificate for 127.0.0.1 and localhost, to try TLS locally (README, "TLS").
 tls-cert:

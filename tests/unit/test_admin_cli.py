@@ -23,10 +23,11 @@ def test_a_platform_that_does_not_answer_is_named(capsys: pytest.CaptureFixture[
 
 
 def test_the_command_line_reads_the_name_and_tier(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, str | None, str | None]] = []
+    calls: list[tuple[str, str | None, str | None, str | None]] = []
     monkeypatch.setattr("serve_app.admin_cli.create_key", lambda settings, *args: calls.append(args) or 0)
     assert main(["create-key", "my-app", "--tier", "business"]) == 0
-    assert calls == [("my-app", "business", None)]
+    assert main(["create-key", "acme-app", "--organisation", "org_acme"]) == 0
+    assert calls == [("my-app", "business", None, None), ("acme-app", None, None, "org_acme")]
 
 
 def test_the_banner_says_where_everything_is() -> None:
