@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 from serve_app.governance.quotas import Quotas
 from serve_app.keys import DEFAULT_ORGANISATION
 
+MAX_URL_CHARS = 2000  # below pydantic's 2083 for a URL, which a normalised URL read back must still meet
+
 __all__ = ["DEFAULT_ORGANISATION", "BudgetAlerts", "CreateOrganisation", "Organisation", "OrganisationFields",
            "SingleSignOn"]
 
@@ -56,6 +58,15 @@ class BudgetAlerts(BaseModel):
     thresholds_percent: list[int] = Field(default_factory=lambda: [50, 80, 100], max_length=10,
                                           description="Shares of the monthly budget (1 to 1000 percent).")
     webhook_url: HttpUrl | None = Field(default=None, description="Where each alert is POSTed as JSON.")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_stays_readable(cls, value: HttpUrl | None) -> HttpUrl | None:
+        """A URL is kept as normalised (percent-encoded, punycode), which may be longer than what was sent: it must
+        still be a valid URL when read back, or the organisation could no longer be read."""
+        if value is not None and len(str(value)) > MAX_URL_CHARS:
+            raise ValueError(f"the webhook URL is longer than {MAX_URL_CHARS} characters once normalised")
+        return value
 
     @field_validator("thresholds_percent")
     @classmethod

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import time
 from typing import Any
 
 from cachetools import TTLCache
+from pydantic import ValidationError
 from sqlalchemy import Column, Engine, Integer, String, Table, Text, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -37,6 +39,7 @@ ORGANISATIONS = Table(
     Column("created_at", Integer, nullable=False),
 )
 CACHE_SECONDS = 5.0
+LOGGER = logging.getLogger(__name__)
 
 
 def _organisation(row: Any) -> Organisation:
@@ -44,8 +47,17 @@ def _organisation(row: Any) -> Organisation:
     return Organisation(id=data["id"], name=data["name"], tier=data["tier"],
                         contract=json.loads(data["contract"] or "{}"),
                         sso=SingleSignOn.model_validate_json(data["sso"]) if data["sso"] else None,
-                        alerts=BudgetAlerts.model_validate_json(data["alerts"] or "{}"),
-                        created_at=data["created_at"])
+                        alerts=_alerts(data["id"], data["alerts"]), created_at=data["created_at"])
+
+
+def _alerts(org_id: str, stored: str | None) -> BudgetAlerts:
+    """The stored alerts; ones an earlier version let in that no longer validate are read as the defaults (logged),
+    so that one row never makes organisations unreadable."""
+    try:
+        return BudgetAlerts.model_validate_json(stored or "{}")
+    except ValidationError:
+        LOGGER.error("organisation %s: its stored budget alerts do not validate; the defaults apply", org_id[:64])
+        return BudgetAlerts()
 
 
 def _columns(fields: OrganisationFields, current: Organisation | None = None) -> dict[str, object]:

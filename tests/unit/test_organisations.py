@@ -125,3 +125,13 @@ def test_the_contract_limits_the_organisation_as_a_whole(app: ASGIApp, client: T
     assert sdk.embeddings.create(model="fake-embed", input="hello").data
     models = client.get("/v1/models", headers={"Authorization": f"Bearer {secrets[0]}"}).json()["data"]
     assert models  # the contract allows every model
+
+
+def test_a_webhook_url_that_grows_once_normalised_is_refused_not_stored(client: TestClient) -> None:
+    """Found by schemathesis: a URL under the limit when sent, over it once percent-encoded, was stored and then
+    made every listing of organisations a 400."""
+    long_url = "https://hooks.example.org/" + "é" * 900  # 900 characters, 5,400 once percent-encoded
+    answer = client.post("/admin/v1/organisations", headers=OPERATOR, json={
+        "id": "org_long", "name": "Long", "alerts": {"webhook_url": long_url}})
+    assert (answer.status_code, answer.json()["error"]["param"]) == (400, "alerts.webhook_url")
+    assert client.get("/admin/v1/organisations", headers=OPERATOR).status_code == 200
