@@ -1,4 +1,5 @@
-"""Embeddings: the platform's ``/v1/embeddings`` against bare sentence-transformers on the same inputs.
+"""Embeddings: the platform's ``/v1/embeddings`` against bare sentence-transformers on the same inputs, and
+against peer servers' ``/v1/embeddings`` (vLLM's OpenAI server with its pooling runner) at the same levels.
 
 A level is ``inputs per request x concurrent requests``. The bare library gets the same inputs with the
 batching the platform does at its best: the inputs of ``concurrency`` requests (which ``serve.batch``
@@ -49,7 +50,7 @@ def parse_level(text: str) -> Level:
     return level
 
 
-async def _platform(base_url: str, api_key: str, model: str, inputs: Sequence[str], plan: Sequence[Level]
+async def _served(base_url: str, api_key: str, model: str, inputs: Sequence[str], plan: Sequence[Level]
                     ) -> list[tuple[list[RequestRecord], dict[str, float]]]:
     url = f"{base_url}/v1/embeddings"
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -75,11 +76,17 @@ async def _platform(base_url: str, api_key: str, model: str, inputs: Sequence[st
         return results
 
 
+def measure_server(system: str, base_url: str, api_key: str, model: str, inputs: Sequence[str],
+                   plan: Sequence[Level]) -> list[dict[str, object]]:
+    """An OpenAI-compatible ``/v1/embeddings`` (the platform's, a peer's) at every level; one summary per level."""
+    records = asyncio.run(_served(base_url, api_key, model, inputs, plan))
+    return [{**summarize_units(system, level.label, level_records), "cpu_cores": cores}
+            for level, (level_records, cores) in zip(plan, records, strict=True)]
+
+
 def measure_platform(base_url: str, api_key: str, model: str, inputs: Sequence[str], plan: Sequence[Level]
                      ) -> list[dict[str, object]]:
-    records = asyncio.run(_platform(base_url, api_key, model, inputs, plan))
-    return [{**summarize_units("platform", level.label, level_records), "cpu_cores": cores}
-            for level, (level_records, cores) in zip(plan, records, strict=True)]
+    return measure_server("platform", base_url, api_key, model, inputs, plan)
 
 
 def measure_bare(entry: ModelEntry, models_dir: Path, inputs: Sequence[str], plan: Sequence[Level]

@@ -19,6 +19,7 @@ TARGET_LIBRARY_THROUGHPUT = 0.9
 TARGET_PEER_THROUGHPUT = 1.0
 SYSTEMS = (("bare", "bare vLLM"), ("platform", "platform"))
 PEERS = (("litellm", "LiteLLM proxy"), ("rayllm", "Ray Serve LLM"))  # the chat peers, in the tables' order
+EMBEDDING_PEERS = (("vllm-pooling", "vLLM pooling server"),)
 
 
 def chat_systems(chat: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -152,6 +153,26 @@ def units_table(family: Mapping[str, Any], unit: str) -> list[str]:
                   "platform latency p50 / p99 ms", "errors", "cores taken by other work (bare / platform)"], rows)
 
 
+def embedding_peer_table(family: Mapping[str, Any]) -> list[str]:
+    """Inputs/s of every system per level, the platform's ratio to the bare library and to each peer server."""
+    peers = [(peer, name) for peer, name in EMBEDDING_PEERS if family.get("peer_ratios", {}).get(peer)]
+    if not peers:
+        return []
+    rows = []
+    for index, ours in enumerate(family["platform"]):
+        label = ours["load"]
+        speeds = [number(family[system][index]["units_per_s"]) for system in ("bare", *(p for p, _ in peers))]
+        ratios = [number(family["ratios"][label], 2), *(number(family["peer_ratios"][p][label], 2) for p, _ in peers)]
+        latencies = [_stats(family[p][index], "latency_ms", ("p50", "p99")) for p, _ in peers]
+        errors = [str(family[p][index]["errors"]) for p, _ in peers]
+        rows.append([label, *speeds, number(ours["units_per_s"]), *ratios, *latencies, *errors])
+    names = [name for _, name in peers]
+    header = ["load", "bare inputs/s", *(f"{name} inputs/s" for name in names), "platform inputs/s",
+              "platform / bare", *(f"platform / {name}" for name in names),
+              *(f"{name} latency p50 / p99 ms" for name in names), *(f"{name} errors" for name in names)]
+    return ["", "Against the peer servers (the same requests, the same levels):", "", *table(header, rows)]
+
+
 def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
     """The issue's targets, each with the value this run reached (levels that did not run are skipped)."""
     found: list[dict[str, object]] = []
@@ -183,6 +204,20 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, object]]:
         for label, value in results.get(family, {}).get("ratios", {}).items():
             check(f"{family} {unit} ratio, {label}", value, f">= {TARGET_LIBRARY_THROUGHPUT}",
                   value >= TARGET_LIBRARY_THROUGHPUT)
+    fastest = fastest_peer_ratios(results.get("embeddings", {}))
+    for label, value in fastest.items():
+        check(f"embeddings inputs/s ratio to the fastest peer server, {label}", value,
+              f">= {TARGET_PEER_THROUGHPUT:g}", value >= TARGET_PEER_THROUGHPUT)
+    return found
+
+
+def fastest_peer_ratios(family: Mapping[str, Any]) -> dict[str, float]:
+    """Per level, the platform's inputs/s over the fastest peer server's (the lowest of its ratios to each)."""
+    by_peer = [ratios for peer, _ in EMBEDDING_PEERS if (ratios := family.get("peer_ratios", {}).get(peer))]
+    found = {}
+    for label in by_peer[0] if by_peer else {}:
+        values = [ratios[label] for ratios in by_peer]
+        found[label] = math.nan if any(math.isnan(value) for value in values) else min(values)
     return found
 
 
@@ -212,8 +247,10 @@ def markdown(results: Mapping[str, Any], plot_path: str | None) -> str:
             lines += ["", f"![latency against load, every system]({plot_path})"]
     if "embeddings" in results:
         family = results["embeddings"]
-        lines += ["", f"### Embeddings: `{family['model']}`, platform against bare sentence-transformers "
-                  f"({family['inputs']} inputs)", "", *units_table(family, "inputs/s")]
+        against = ", ".join(["bare sentence-transformers", *[name for peer, name in EMBEDDING_PEERS
+                                                            if family.get(peer)]])
+        lines += ["", f"### Embeddings: `{family['model']}`, platform against {against} ({family['inputs']} inputs)",
+                  "", *units_table(family, "inputs/s"), *embedding_peer_table(family)]
     if "transcription" in results:
         family = results["transcription"]
         lines += ["", f"### Transcription: `{family['model']}`, platform against bare faster-whisper "

@@ -5,9 +5,10 @@
     .venv/bin/python -m benchmarks --families chat --concurrency 1 4 16 64 --rate 0.5 1
 
 First the bare engines, one after the other: vLLM's OpenAI server (then LiteLLM's proxy in front of it),
-then sentence-transformers and faster-whisper each in a subprocess. Then the platform (Ray Serve, the
-ingress with API-key auth, one model deployment at a time) gets the same requests, and Ray Serve LLM's
-OpenAI app after the platform's chat levels, on the same Ray cluster. Writes JSON and a PNG under
+then sentence-transformers (then the embeddings peer: vLLM's OpenAI server with its pooling runner on the
+same folder) and faster-whisper, each in a subprocess. Then the platform (Ray Serve, the ingress with
+API-key auth, one model deployment at a time) gets the same requests, and Ray Serve LLM's OpenAI app
+after the platform's chat levels, on the same Ray cluster. Writes JSON and a PNG under
 benchmarks/results/ and the tables into benchmarks/README.md.
 """
 
@@ -38,6 +39,7 @@ from benchmarks import (
     servers,
     stats,
     transcription,
+    vllm_embed_peer,
     workload,
 )
 from benchmarks.stamp import stamp
@@ -45,7 +47,9 @@ from serve_app.catalog import Catalog, ModelEntry, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("chat", "embeddings", "transcription")
-PEERS = {"litellm": lambda: litellm_peer.available(ROOT), "rayllm": rayllm_peer.available}  # chat peers
+CHAT_PEERS = {"litellm": lambda: litellm_peer.available(ROOT), "rayllm": rayllm_peer.available}
+EMBEDDING_PEERS = {vllm_embed_peer.NAME: vllm_embed_peer.available}
+PEERS = {**CHAT_PEERS, **EMBEDDING_PEERS}
 QUICK = {"concurrency": [1, 4], "rate": [], "requests": 4, "max_tokens": 32, "prompt_tokens": 128,
          "embedding_inputs": 128, "embedding_levels": ["1x8", "32x2"], "audio_repeats": 1, "pairs": 8}
 
@@ -72,9 +76,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add("--embedding-levels", nargs="+", default=["1x16", "32x4"], help="INPUTS_PER_REQUESTxCONCURRENCY")
     add("--audio-repeats", type=int, default=2, help="how many times each clip is transcribed per level")
     add("--transcription-concurrency", type=int, nargs="+", default=[1])
-    add("--peers", nargs="*", choices=sorted(PEERS), default=None, help="chat peers in the same run: LiteLLM's "
-        "proxy in front of bare vLLM, Ray Serve LLM's OpenAI app (default: those installed; `make bench-peers` "
-        "builds LiteLLM's virtualenv)")
+    add("--peers", nargs="*", choices=sorted(PEERS), default=None, help="peers in the same run: for chat LiteLLM's "
+        "proxy in front of bare vLLM and Ray Serve LLM's OpenAI app, for embeddings vLLM's OpenAI server with its "
+        "pooling runner (default: those installed; `make bench-peers` builds LiteLLM's virtualenv)")
     add("--seed", type=int, default=0)
     add("--quick", action="store_true", help="short levels for a smoke run: " + json.dumps(QUICK))
     add("--entry", choices=["direct", "proxy"], default="direct",
@@ -144,9 +148,17 @@ class Bench:
         if "embeddings" in self.families:
             self.family("embeddings")["bare"] = embeddings.measure_bare(self.entries["embeddings"], models_dir,
                                                                         self.inputs, self.embedding_plan)
+            self._embedding_peers()
         if "transcription" in self.families:
             self.family("transcription")["bare"] = transcription.measure_bare(self.entries["transcription"],
                                                                               models_dir, self.clips)
+
+    def _embedding_peers(self) -> None:
+        model = self.entries["embeddings"]
+        if vllm_embed_peer.NAME in self.args.peers:
+            with vllm_embed_peer.server(model, self.args.models_dir) as base_url:
+                self.family("embeddings")[vllm_embed_peer.NAME] = embeddings.measure_server(
+                    vllm_embed_peer.NAME, base_url, "none", model.id, self.inputs, self.embedding_plan)
 
     def platform(self) -> None:
         with servers.platform(ROOT, self.args.models_dir) as running:
@@ -210,12 +222,15 @@ class Bench:
                                 for bare, ours in zip(family["bare"], family["platform"], strict=True)}
             family["peer_ratios"] = {peer: {theirs["load"]: stats.compare(theirs, ours)
                                             for theirs, ours in zip(family[peer], family["platform"], strict=True)}
-                                     for peer in PEERS if family.get(peer)}
+                                     for peer in CHAT_PEERS if family.get(peer)}
         if "embeddings" in self.results:
             family = self.results["embeddings"]
             family["inputs"] = len(self.inputs)
             family["ratios"] = {ours["load"]: stats.ratio(ours["units_per_s"], bare["units_per_s"])
                                 for bare, ours in zip(family["bare"], family["platform"], strict=True)}
+            family["peer_ratios"] = {peer: {ours["load"]: stats.ratio(ours["units_per_s"], theirs["units_per_s"])
+                                            for theirs, ours in zip(family[peer], family["platform"], strict=True)}
+                                     for peer in EMBEDDING_PEERS if family.get(peer)}
         if "transcription" in self.results:
             family = self.results["transcription"]
             family["audio_seconds"] = sum(clip.seconds for clip in self.clips)
