@@ -28,6 +28,7 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_SECONDS = 30
 DISCOVERY_TIMEOUT_SECONDS = 5
 MFA_ACR_VALUES = frozenset({"http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+                            "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical",
                             "urn:mace:incommon:iap:silver", "phr", "phrh"})
 
 
@@ -124,7 +125,8 @@ def shows_mfa(claims: dict[str, Any]) -> bool:
     """RFC 8176 ``amr``: ``mfa`` itself, or two different methods (e.g. ``pwd`` and ``otp``); or an ``acr`` that
     names multi-factor authentication."""
     amr = claims.get("amr")
-    if isinstance(amr, list) and ("mfa" in amr or len(set(amr)) >= 2):
+    # Methods as strings: a list holding objects (not hashable) is not a 500.
+    if isinstance(amr, list) and ("mfa" in amr or len({str(method) for method in amr}) >= 2):
         return True
     acr = claims.get("acr")
     return isinstance(acr, str) and ("mfa" in acr.lower() or acr in MFA_ACR_VALUES)

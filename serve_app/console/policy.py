@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from serve_app.errors import PermissionDeniedError
+from serve_app.oidc import check_admin_claims
 from serve_app.organisations.model import Organisation
 from serve_app.principals import Principal, Role
 from serve_app.settings import Settings
 
-# `acr` values that say multi-factor authentication (OpenID PAPE, and the common "...mfa..." names).
-MFA_ACR = frozenset({"http://schemas.openid.net/pape/policies/2007/06/multi-factor",
-                     "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical"})
+# The admin API's refusal codes, as the console's refusal pages name them.
+REFUSALS = {"email_domain_not_allowed": "email_domain", "mfa_required": "mfa_required"}
 
 
 class Refused(Exception):
@@ -43,16 +44,15 @@ class Policy:
     require_mfa: bool = False
 
     def principal(self, claims: dict[str, Any]) -> Principal:
-        """The principal these claims sign in as, or :class:`Refused`."""
-        if self.allowed_email_domains:
-            email = claims.get("email")
-            domain = email.rpartition("@")[2].lower() if isinstance(email, str) and "@" in email else None
-            if domain not in self.allowed_email_domains or claims.get("email_verified") is False:
-                raise Refused("email_domain")
-        if self.group_claim and self.group_value and not holds(claim(claims, self.group_claim), self.group_value):
-            raise Refused("not_in_group" if self.role == "organisation_admin" else "not_operator")
-        if self.require_mfa and not shows_mfa(claims):
-            raise Refused("mfa_required")
+        """The principal these claims sign in as, or :class:`Refused`: the same rules as admin JWTs
+        (:func:`serve_app.oidc.check_admin_claims`), each refusal named for the page the person is shown."""
+        try:
+            check_admin_claims(claims, self.group_claim, self.group_value, self.require_mfa,
+                               self.allowed_email_domains)
+        except PermissionDeniedError as refusal:
+            if refusal.code == "admin_role_required":
+                raise Refused("not_in_group" if self.role == "organisation_admin" else "not_operator") from None
+            raise Refused(REFUSALS[refusal.code or ""]) from None
         who = f"{self.issuer} {claims.get('email') or claims.get('sub') or 'unknown'}"[:200]
         return Principal(who=who, role=self.role, organisation_id=self.organisation_id, via="session")
 
@@ -77,26 +77,3 @@ def for_operator(settings: Settings) -> Policy:
                   client_secret=settings.console_client_secret, role="operator",
                   group_claim=settings.oidc_admin_claim, group_value=settings.oidc_admin_value,
                   require_mfa=settings.oidc_require_mfa)
-
-
-def claim(claims: dict[str, Any], path: str) -> Any:
-    """A claim by dotted path (``realm_access.roles``)."""
-    value: Any = claims
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def holds(value: Any, wanted: str) -> bool:
-    """A claim holds a value: equal to it, one word of a space-separated string, or a list item."""
-    if isinstance(value, str):
-        return wanted in value.split()
-    return isinstance(value, list) and wanted in value
-
-
-def shows_mfa(claims: dict[str, Any]) -> bool:
-    """RFC 8176 ``amr`` with ``mfa`` or two distinct methods, or an ``acr`` that says multi-factor."""
-    amr, acr = claims.get("amr"), claims.get("acr")
-    if isinstance(amr, list) and ("mfa" in amr or len({str(method) for method in amr}) >= 2):
-        return True
-    return isinstance(acr, str) and (acr in MFA_ACR or "mfa" in acr.lower())
