@@ -146,8 +146,10 @@ class Governance:
     async def quotas(self, key: ApiKey) -> Quotas:
         """The key's effective limits and guard mode: its tier's, with its own overrides on top, within its
         organisation's contract (the models it allows, its per-request bound)."""
+        return self._within(key, await self.contract(key))
+
+    def _within(self, key: ApiKey, contract: Quotas | None) -> Quotas:
         own = self._tiers.effective_quotas(key.tier, key.quotas)
-        contract = await self.contract(key)
         return own if contract is None else within_contract(own, contract)
 
     async def admit(self, key: ApiKey, model: str, endpoint: str, request_id: str, pricing: Pricing, *,
@@ -159,8 +161,8 @@ class Governance:
         caller has them."""
         if key.internal:
             return Ticket(key, model, endpoint, request_id, pricing, reporter=None)
-        quotas = await self.quotas(key) if quotas is None else quotas
         contract = await self.contract(key)
+        quotas = self._within(key, contract) if quotas is None else quotas
         if not quotas.allows_model(model):
             raise PermissionDeniedError(
                 f"This API key is not allowed to use the model `{model}`. Ask the operator to add it to the "
