@@ -12,7 +12,6 @@ import http.server
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from serve_app.organisations.model import BudgetAlerts, CreateOrganisation
 from serve_app.organisations.store import OrganisationStore
 from serve_app.settings import Settings
 from tests.conftest import ADMIN_TOKEN
+from tests.support.background_server import serving
 
 SECRET = "webhook-secret"
 JANUARY = dt.datetime(2030, 1, 15, 12, tzinfo=dt.UTC).timestamp()
@@ -75,12 +75,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    server = Listener()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Listener()) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import http.server
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from serve_app.chat.remote_images import RemoteImages, is_public
 from serve_app.errors import InvalidRequestError
 from serve_app.settings import Settings
 from tests.fakes import FakeEngine
+from tests.support.background_server import serving
 from tests.unit.test_images import image_url
 
 PNG = base64.b64decode(image_url("PNG").partition(",")[2])
@@ -64,12 +64,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    server = Listener()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(Listener()) as server:
+        yield server
 
 
 @pytest.fixture
