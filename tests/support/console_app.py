@@ -4,6 +4,7 @@ request ids), with one stand-in admin route that asks the sessions for the calle
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -16,12 +17,10 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from serve_app import console
-from serve_app.console.logins import CONSOLE_LOGINS
-from serve_app.console.sessions import CONSOLE_SESSIONS
-from serve_app.database import METADATA
+from serve_app.database import connect
 from serve_app.errors import EXCEPTION_TYPES, AuthenticationError, handle_exception
 from serve_app.http import RequestContextMiddleware
-from serve_app.organisations.store import ORGANISATIONS, OrganisationStore
+from serve_app.organisations.store import OrganisationStore
 from serve_app.settings import Settings
 from tests.support.oidc_provider import Provider
 
@@ -34,8 +33,9 @@ class Clock:
         return self.now
 
 
-def create_tables(engine: Engine) -> None:
-    METADATA.create_all(engine, tables=[ORGANISATIONS, CONSOLE_SESSIONS, CONSOLE_LOGINS])
+def database(directory: Path) -> Engine:
+    """The platform's database in ``directory``, migrated as every start migrates it (the console's tables too)."""
+    return connect(Settings(data_dir=directory))
 
 
 def console_app(engine: Engine, settings: Settings, sessions: console.ConsoleSessions,

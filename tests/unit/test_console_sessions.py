@@ -13,10 +13,9 @@ from starlette.testclient import TestClient
 
 from serve_app import console
 from serve_app.console.sessions import CONSOLE_SESSIONS, COOKIE, IDLE_SECONDS, LIFETIME_SECONDS
-from serve_app.database import sqlite_file
 from serve_app.principals import Principal
 from serve_app.settings import Settings
-from tests.support.console_app import Clock, console_app, create_tables
+from tests.support.console_app import Clock, console_app, database
 
 ADMIN = Principal(who="https://idp.acme.test alice@acme.test", role="organisation_admin",
                   organisation_id="org_acme", via="session")
@@ -24,9 +23,7 @@ ADMIN = Principal(who="https://idp.acme.test alice@acme.test", role="organisatio
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    engine = sqlite_file(tmp_path / "console.sqlite3")
-    create_tables(engine)
-    return engine
+    return database(tmp_path)
 
 
 @pytest.fixture

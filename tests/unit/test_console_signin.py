@@ -18,11 +18,10 @@ from starlette.testclient import TestClient
 
 from serve_app import console
 from serve_app.console.sessions import CONSOLE_SESSIONS, is_https
-from serve_app.database import sqlite_file
 from serve_app.organisations.model import CreateOrganisation
 from serve_app.organisations.store import OrganisationStore
 from serve_app.settings import Settings
-from tests.support.console_app import choose_account, console_app, create_tables, sign_in, start_sign_in
+from tests.support.console_app import choose_account, console_app, database, sign_in, start_sign_in
 from tests.support.oidc_provider import Provider, running_provider
 
 ACME = {"organisation": "org_acme"}
@@ -48,9 +47,7 @@ def fresh_provider(provider: Provider) -> None:
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
-    engine = sqlite_file(tmp_path / "console.sqlite3")
-    create_tables(engine)
-    return engine
+    return database(tmp_path)
 
 
 @pytest.fixture
