@@ -1,9 +1,10 @@
 """Embeddings: the platform's ``/v1/embeddings`` against bare sentence-transformers on the same inputs, and
 against peer servers' ``/v1/embeddings`` (vLLM's OpenAI server with its pooling runner) at the same levels.
 
-A level is ``inputs per request x concurrent requests``. The bare library gets the same inputs with the
-batching the platform does at its best: the inputs of ``concurrency`` requests (which ``serve.batch``
-may merge) encoded in one ``encode`` call, with the catalog's ``batch_size``.
+A level is ``inputs per request x concurrent requests``. The bare library (in-process sentence-transformers,
+whatever engine the catalog entry names) gets the same inputs with the batching a server can do at its best:
+the inputs of ``concurrency`` requests encoded in one ``encode`` call, with the entry's ``batch_size`` (32 by
+default).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from benchmarks import bare, cpu, load
 from benchmarks.stats import RequestRecord, summarize_calls, summarize_units
 from serve_app.catalog import ModelEntry
 
-MAX_MERGED_REQUESTS = 32  # the replica's serve.batch max_batch_size
+MAX_MERGED_REQUESTS = 32  # requests merged into one bare encode call at most
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from benchmarks import (
     workload,
 )
 from benchmarks.stamp import stamp
-from serve_app.catalog import Catalog, ModelEntry, load_catalog
+from serve_app.catalog import EMBEDDING_ENGINES, Catalog, ModelEntry, load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("chat", "embeddings", "transcription")
@@ -100,10 +100,10 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def entry(catalog: Catalog, model_id: str, engine: str) -> ModelEntry:
+def entry(catalog: Catalog, model_id: str, *engines: str) -> ModelEntry:
     found = catalog.get(model_id)
-    if found is None or found.engine != engine:
-        raise SystemExit(f"{model_id} is not a {engine} model of the catalog")
+    if found is None or found.engine not in engines:
+        raise SystemExit(f"{model_id} is not a {' or '.join(engines)} model of the catalog")
     return found
 
 
@@ -114,7 +114,7 @@ class Bench:
         self.args = args
         catalog = load_catalog(args.catalog)
         self.entries = {"chat": entry(catalog, args.chat_model, "vllm"),
-                        "embeddings": entry(catalog, args.embedding_model, "sentence-transformers"),
+                        "embeddings": entry(catalog, args.embedding_model, *EMBEDDING_ENGINES),
                         "transcription": entry(catalog, args.transcription_model, "faster-whisper")}
         self.families = [family for family in FAMILIES if family in args.families]
         self.work = chat.Workload(args.chat_model, args.prompt_tokens, args.length_spread, args.max_tokens, args.seed)

@@ -17,6 +17,7 @@ from ray.serve import Application
 from ray.serve.deployment import Deployment
 
 from deployments.embeddings_engine import EmbeddingDeployment
+from deployments.vllm_embeddings_engine import VLLMEmbeddingDeployment
 from deployments.vllm_engine import VLLMDeployment
 from deployments.whisper_engine import WhisperDeployment
 from serve_app import tls
@@ -72,6 +73,8 @@ def _deployment_class(engine: str) -> Deployment:
         return cast(Deployment, WhisperDeployment)
     if engine == "sentence-transformers":
         return cast(Deployment, EmbeddingDeployment)
+    if engine == "vllm-pooling":
+        return cast(Deployment, VLLMEmbeddingDeployment)
     raise ValueError(f"no deployment for engine {engine!r}")
 
 

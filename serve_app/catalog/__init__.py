@@ -2,6 +2,7 @@
 (``python -m serve_app.catalog validate|diff|apply|serve-config FILE``)."""
 
 from serve_app.catalog.schema import (
+    EMBEDDING_ENGINES,
     Autoscaling,
     Capability,
     Catalog,
@@ -13,5 +14,5 @@ from serve_app.catalog.schema import (
     load_catalog,
 )
 
-__all__ = ["Autoscaling", "Capability", "Catalog", "Lifecycle", "ModelEntry", "Pricing", "Resources", "UseCase",
-           "load_catalog"]
+__all__ = ["EMBEDDING_ENGINES", "Autoscaling", "Capability", "Catalog", "Lifecycle", "ModelEntry", "Pricing",
+           "Resources", "UseCase", "load_catalog"]

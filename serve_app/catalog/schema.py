@@ -100,10 +100,15 @@ class Lifecycle(_Strict):
         return "available" if today >= self.available_from else "preview"
 
 
+EMBEDDING_ENGINES = ("sentence-transformers", "vllm-pooling")
+
+
 class ModelEntry(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", description="The id clients send as `model`.")
     family: str
-    engine: Literal["vllm", "sentence-transformers", "faster-whisper"]
+    engine: Literal["vllm", "vllm-pooling", "sentence-transformers", "faster-whisper"] = Field(
+        description="vllm: chat and completions; vllm-pooling (vLLM's pooling runner) or sentence-transformers: "
+        "embeddings and rerank, from the same model folder; faster-whisper: transcription.")
     source: str = Field(description="A folder (relative paths are under the models dir) or a hub id.")
     capabilities: list[Capability] = Field(min_length=1)
     use_cases: list[UseCase] = Field(default_factory=lambda: [UseCase.GENERAL])
@@ -142,9 +147,12 @@ class ModelEntry(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _rerank_needs_sentence_transformers(self) -> ModelEntry:
-        if Capability.RERANK in self.capabilities and self.engine != "sentence-transformers":
-            raise ValueError(f"{self.id}: the rerank capability is served by the sentence-transformers engine")
+    def _rerank_needs_an_embeddings_engine(self) -> ModelEntry:
+        if Capability.RERANK in self.capabilities and self.engine not in EMBEDDING_ENGINES:
+            raise ValueError(f"{self.id}: the rerank capability is served by an embeddings engine "
+                             f"({' or '.join(EMBEDDING_ENGINES)})")
+        if self.engine_args.get("cross_encoder") and self.engine != "sentence-transformers":
+            raise ValueError(f"{self.id}: a cross-encoder (engine_args.cross_encoder) runs on sentence-transformers")
         if self.engine_args.get("cross_encoder") and self.capabilities != [Capability.RERANK]:
             raise ValueError(f"{self.id}: a cross-encoder (engine_args.cross_encoder) offers rerank only")
         return self

@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import report, run, vllm_embed_peer
 from benchmarks.stats import RequestRecord, summarize_units
-from serve_app.catalog import ModelEntry, load_catalog
+from serve_app.catalog import EMBEDDING_ENGINES, ModelEntry, load_catalog
 from tests.unit.test_benchmarks_report import results
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +20,7 @@ LEVEL = "32 in/req, c=4"
 
 def embedding_entry(catalog: str = "catalog.cpu.yaml") -> ModelEntry:
     return next(model for model in load_catalog(ROOT / catalog).models
-                if model.engine == "sentence-transformers" and "embeddings" in model.capabilities)
+                if model.engine in EMBEDDING_ENGINES and "embeddings" in model.capabilities)
 
 
 def test_the_server_serves_the_entry_folder_with_the_pooling_runner_and_vllm_cpu_settings() -> None:
