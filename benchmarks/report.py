@@ -249,7 +249,9 @@ def markdown(results: Mapping[str, Any], plot_path: str | None) -> str:
         family = results["embeddings"]
         against = ", ".join(["bare sentence-transformers", *[name for peer, name in EMBEDDING_PEERS
                                                             if family.get(peer)]])
-        lines += ["", f"### Embeddings: `{family['model']}`, platform against {against} ({family['inputs']} inputs)",
+        engine = f" (its `{family['engine']}` engine)" if family.get("engine") else ""
+        lines += ["", f"### Embeddings: `{family['model']}`, platform{engine} against {against} "
+                  f"({family['inputs']} inputs)",
                   "", *units_table(family, "inputs/s"), *embedding_peer_table(family)]
     if "transcription" in results:
         family = results["transcription"]

@@ -127,8 +127,8 @@ class Bench:
 
     def family(self, name: str) -> dict[str, Any]:
         model = self.entries[name]
-        return self.results.setdefault(name, {"model": model.id, "engine_args": model.engine_args,
-                                              "engine_env": model.engine_env})
+        return self.results.setdefault(name, {"model": model.id, "engine": model.engine,
+                                              "engine_args": model.engine_args, "engine_env": model.engine_env})
 
     def _chat(self, system: str, measured: chat.Measured) -> None:
         family = self.family("chat")

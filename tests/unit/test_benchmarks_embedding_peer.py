@@ -69,6 +69,9 @@ def test_the_embeddings_tables_show_the_peer_and_the_platform_ratio_to_it() -> N
            "platform / vLLM pooling server |" in text
     assert "| 32 in/req, c=4 | 128 | 128 | 102 | 0.80 | 0.80 | 2000 / 2000 | 0 |" in text
     assert "vLLM pooling server" not in report.markdown(results(), None)
+    named = with_peer(2.0)
+    named["embeddings"]["engine"] = "vllm-pooling"
+    assert "platform (its `vllm-pooling` engine) against bare sentence-transformers" in report.markdown(named, None)
 
 
 def test_the_target_is_at_least_the_fastest_peer_server_at_every_level() -> None:
