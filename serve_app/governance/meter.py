@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 import ray
+from ray._common.constants import HEAD_NODE_RESOURCE_NAME
 from ray.exceptions import RayError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,6 +39,10 @@ from serve_app.settings import Settings
 NAMESPACE = "llmaas"
 PREFIX = "llmaas-meter-"  # the actors' names
 ACTOR_CPUS = 0  # the actor only counts: it must never keep a model replica from being placed
+# The actors live on the head node (as Serve's controller and Ray Train's state actor do): a worker node lost
+# then leaves admission running, where an actor placed on it stopped every request for 15.6 s until Ray declared
+# the node dead (benchmarks/README.md, two nodes); the head's loss ends the cluster anyway.
+ON_THE_HEAD_NODE = {HEAD_NODE_RESOURCE_NAME: 0.001}
 # A request's reservation that its replica stopped renewing (a killed ingress) is dropped after this; live
 # replicas renew theirs every HEARTBEAT_SECONDS (serve_app/governance/holdings.py).
 RESERVATION_SECONDS = 90.0
@@ -327,7 +332,8 @@ class ActorMeter:
             actor_class = ray.remote(MeterCore)
             self._actors[shard] = actor_class.options(
                 name=actor_name(self._settings, shard), namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
-                max_restarts=-1, max_task_retries=-1, num_cpus=ACTOR_CPUS, max_concurrency=1000,
+                max_restarts=-1, max_task_retries=-1, num_cpus=ACTOR_CPUS, resources=ON_THE_HEAD_NODE,
+                max_concurrency=1000,
             ).remote(self._settings, shard=shard)
         return self._actors[shard]
 
