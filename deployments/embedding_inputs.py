@@ -54,6 +54,11 @@ class TokenCounter:
         texts = self.texts(inputs)
         return texts, [self.ids(text, "input", f"Input {index}") for index, text in enumerate(texts)]
 
+    def query_and_document_ids(self, query: str, documents: list[str]) -> list[list[int]]:
+        """The ids of the query, then of each document, each read apart (a bi-encoder's rerank) and checked."""
+        params = ["query", *(f"documents[{index}]" for index in range(len(documents)))]
+        return [self.ids(text, param, f"'{param}'") for text, param in zip([query, *documents], params, strict=True)]
+
 
 def check_dimensions(dimensions: int | None, native: int, truncatable: bool) -> None:
     if dimensions is None or dimensions == native:

@@ -72,10 +72,9 @@ class EmbeddingDeployment:
             scores = await asyncio.to_thread(self._cross.predict, pairs, batch_size=self._batch_size,
                                              convert_to_numpy=True, show_progress_bar=False)
             return RerankResult(scores=[float(score) for score in scores], prompt_tokens=tokens)
-        texts = [request.query, *request.documents]
-        params = ["query", *(f"documents[{index}]" for index in range(len(request.documents)))]
-        tokens = sum(counter.count(text, param, f"'{param}'") for text, param in zip(texts, params, strict=True))
-        return RerankResult(scores=cosine_relevance(await self._encode(texts)), prompt_tokens=tokens)
+        tokens = sum(map(len, counter.query_and_document_ids(request.query, request.documents)))
+        vectors = await self._encode([request.query, *request.documents])
+        return RerankResult(scores=cosine_relevance(vectors), prompt_tokens=tokens)
 
     async def check_health(self) -> None:
         """Encodes a word through the same batches as requests: a hung encoder never answers."""

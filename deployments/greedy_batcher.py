@@ -68,13 +68,15 @@ class GreedyBatcher(Generic[Item, Result]):
         while batch := self._next_batch():
             try:
                 results = await self._work([item for waiting in batch for item in waiting.items])
-            except BaseException as error:  # every caller of the batch gets it; the next batch still runs
+            except Exception as error:  # noqa: BLE001 - every caller of the batch gets it; the next batch runs
                 for waiting in batch:
                     if not waiting.future.done():
-                        waiting.future.set_exception(error) if isinstance(error, Exception) else waiting.future.cancel()
-                if not isinstance(error, Exception):
-                    raise
+                        waiting.future.set_exception(error)
                 continue
+            except BaseException:  # the worker itself is cancelled (the replica stops): so are its callers
+                for waiting in batch:
+                    waiting.future.cancel()
+                raise
             bounds = itertools.accumulate((len(waiting.items) for waiting in batch), initial=0)
             for waiting, (start, end) in zip(batch, itertools.pairwise(bounds), strict=True):
                 if not waiting.future.done():

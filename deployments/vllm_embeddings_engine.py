@@ -54,9 +54,7 @@ class VLLMEmbeddingDeployment:
 
     async def rerank(self, request: RerankRequest) -> RerankResult:
         """Each document's relevance to the query (a bi-encoder: the cosine of their embeddings)."""
-        texts = [request.query, *request.documents]
-        params = ["query", *(f"documents[{index}]" for index in range(len(request.documents)))]
-        ids = [self._counter.ids(text, param, f"'{param}'") for text, param in zip(texts, params, strict=True)]
+        ids = self._counter.query_and_document_ids(request.query, request.documents)
         vectors = await self._encode(ids, request.request_id)
         return RerankResult(scores=cosine_relevance(vectors), prompt_tokens=sum(map(len, ids)))
 
@@ -70,7 +68,6 @@ class VLLMEmbeddingDeployment:
         self._watch.stall_for(seconds)
 
     async def _one_vector(self) -> None:
-        await self._watch.hold()
         await self._encode([self._counter.ids("health", "input", "health")], f"health-{uuid.uuid4().hex}")
 
     async def _encode(self, ids: list[list[int]], request_id: str) -> Any:

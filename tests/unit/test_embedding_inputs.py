@@ -66,3 +66,11 @@ def test_dimensions_are_checked_and_shortened_vectors_have_unit_length() -> None
 def test_documents_are_ranked_by_the_cosine_of_their_vectors_to_the_querys() -> None:
     scores = cosine_relevance(np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, 0.0]]))
     assert scores == pytest.approx([1.0, 0.5, 0.0, 0.5])
+
+
+def test_a_rerank_reads_the_query_and_each_document_apart_naming_the_one_too_long() -> None:
+    counter = TokenCounter(WordTokenizer(), max_tokens=4)
+    assert counter.query_and_document_ids("a", ["bb", "c d"]) == [[0, 3, 1], [0, 4, 1], [0, 3, 3, 1]]
+    with pytest.raises(InvalidRequestError) as refused:
+        counter.query_and_document_ids("a", ["bb", "c d e"])
+    assert refused.value.param == "documents[1]" and "'documents[1]' is 5 tokens long" in str(refused.value)
