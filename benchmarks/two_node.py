@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,13 +43,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from benchmarks.servers import free_port, wait_ready
 from serve_app.catalog import load_catalog
 from serve_app.catalog.schema import Autoscaling
 from serve_app.ray_env import use_serve_env
 from serve_app.settings import Settings
+from tests.support.processes import kill, process_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = "two-node"
@@ -88,15 +86,8 @@ def start_node(options: list[str], temp_dir: Path, log: Path) -> subprocess.Pope
 
 def kill_node(node: subprocess.Popen[bytes]) -> list[int]:
     """SIGKILL to the node's every process at once (as a machine that dies): returns their pids."""
-    pids = [node.pid]
-    with contextlib.suppress(psutil.Error):
-        pids += [child.pid for child in psutil.Process(node.pid).children(recursive=True)]
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(node.pid, signal.SIGKILL)
-    node.wait(timeout=30)
+    pids = process_tree(node)
+    kill(node, pids)
     return pids
 
 

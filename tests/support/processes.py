@@ -28,9 +28,7 @@ def start_in_new_group(command: list[str], **options: Any) -> subprocess.Popen[b
 def stop_process_group(process: subprocess.Popen[bytes]) -> list[int]:
     """SIGINT to ``process``'s group (started with ``start_new_session``), then SIGKILL to what is left of it and of
     every process it had started (Ray's workers run in groups of their own); returns those that had to be killed."""
-    started = [process.pid]
-    with contextlib.suppress(psutil.Error):
-        started += [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+    started = process_tree(process)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -39,13 +37,26 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> list[int]:
     while time.monotonic() < deadline and alive(started):
         time.sleep(1)
     left = alive(started)
-    for pid in left:
+    kill(process, left)
+    return left
+
+
+def process_tree(process: subprocess.Popen[bytes]) -> list[int]:
+    """The pids of ``process`` and of every process it has started, however deep."""
+    pids = [process.pid]
+    with contextlib.suppress(psutil.Error):
+        pids += [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+    return pids
+
+
+def kill(process: subprocess.Popen[bytes], pids: list[int]) -> None:
+    """SIGKILL to ``pids`` and to ``process``'s group (started with ``start_new_session``); reaps ``process``."""
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-    return left
 
 
 def alive(pids: list[int]) -> list[int]:
